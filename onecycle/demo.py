@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['load_digits_split', 'digits_mlp', 'run_demo', 'main']
 
-# %% ../nbs/07_demo.ipynb #33b2fdfc
+# %% ../nbs/07_demo.ipynb #f7d06312
 import argparse, json, time
 from pathlib import Path
 import numpy as np
 import keras
 from .callbacks import OneCycleLR
 
-# %% ../nbs/07_demo.ipynb #40be525a
+# %% ../nbs/07_demo.ipynb #a718d488
 def load_digits_split(seed:int=0): # the split's random seed
     "Digits scaled to [0, 1] as (x_train, y_train), (x_test, y_test), with sparse labels."
     try: from sklearn.datasets import load_digits
@@ -22,7 +22,7 @@ def load_digits_split(seed:int=0): # the split's random seed
     x_train, x_test, y_train, y_test = train_test_split((x / 16).astype('float32'), y, test_size=0.2, random_state=seed, stratify=y)
     return (x_train, y_train), (x_test, y_test)
 
-# %% ../nbs/07_demo.ipynb #0cc26c6b
+# %% ../nbs/07_demo.ipynb #2babad50
 def digits_mlp(seed:int=0): # weight initialisation seed
     "A small MLP for 8x8 digits, returning logits."
     keras.utils.set_random_seed(seed)
@@ -37,7 +37,7 @@ def _train(model, optimizer, data, epochs, batch_size, callbacks=(), verbose=1):
     seconds = time.perf_counter() - start
     return float(model.evaluate(x_test, y_test, verbose=0)[1]), seconds
 
-# %% ../nbs/07_demo.ipynb #47697c19
+# %% ../nbs/07_demo.ipynb #ac7b3959
 def run_demo(epochs:int=8, # epochs for both runs
              batch_size:int=64, # batch size for both runs
              max_lr:float=0.1, # one-cycle peak learning rate
@@ -65,7 +65,7 @@ def _plot_history(history, path):
         ax.plot(values); ax.set(xlabel='optimizer step', ylabel=name, title=f'{name} used at each step')
     fig.tight_layout(); fig.savefig(path); plt.close(fig)
 
-# %% ../nbs/07_demo.ipynb #ba688880
+# %% ../nbs/07_demo.ipynb #4707e218
 def main(argv=None):
     "Command-line entry point: run the demo and print its summary."
     parser = argparse.ArgumentParser(description='onecycle demo: one-cycle SGD vs Adam on handwritten digits')

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['SeedCycle', 'TorchCycle', 'one_cycle']
 
-# %% ../nbs/00_schedules.ipynb #08408200
+# %% ../nbs/00_schedules.ipynb #ab936f58
 import math
 import numpy as np
 
-# %% ../nbs/00_schedules.ipynb #a4a3f6e9
+# %% ../nbs/00_schedules.ipynb #7c10a98b
 def _check_range(name, value, low, high, low_closed=True, high_closed=True):
     "Raise a `ValueError` naming `name` unless `value` is a real number in the interval from `low` to `high`."
     interval = f"{'[' if low_closed else '('}{low}, {high}{']' if high_closed else ')'}"
@@ -18,7 +18,7 @@ def _check_range(name, value, low, high, low_closed=True, high_closed=True):
         and (value <= high if high_closed else value < high)
     if not inside: raise ValueError(f"`{name}` must be a number in {interval}; got {value!r}")
 
-# %% ../nbs/00_schedules.ipynb #9c6daefb
+# %% ../nbs/00_schedules.ipynb #ef8f754f
 def _check_momentum(maximum_momentum, minimum_momentum):
     "Both momentum bounds in [0, 1) with minimum <= maximum, or both `None` (no momentum cycling)."
     if (maximum_momentum is None) != (minimum_momentum is None):
@@ -31,7 +31,7 @@ def _check_momentum(maximum_momentum, minimum_momentum):
         raise ValueError(f"`minimum_momentum` must be <= `maximum_momentum`; got minimum_momentum={minimum_momentum!r} "
                          f"> maximum_momentum={maximum_momentum!r}")
 
-# %% ../nbs/00_schedules.ipynb #6c94d60f
+# %% ../nbs/00_schedules.ipynb #94e19f2f
 class _OneCycle:
     "What both shapes share: the step range, clamping, momentum bounds and the arguments that rebuild the policy."
     def __init__(self, total_steps, max_lr, maximum_momentum, minimum_momentum):
@@ -60,7 +60,7 @@ class _OneCycle:
 
     def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config.items())})"
 
-# %% ../nbs/00_schedules.ipynb #f6b64ac7
+# %% ../nbs/00_schedules.ipynb #1eeda46c
 class SeedCycle(_OneCycle):
     "The old `keras-one-cycle` shape, peaking at `max_lr` for every `scale_percentage`."
     def __init__(self,
@@ -100,7 +100,7 @@ class SeedCycle(_OneCycle):
         hi, lo = self.maximum_momentum, self.minimum_momentum
         return xp.where(i <= 2 * self.mid, hi - (hi - lo) * self._position(i, xp), hi)
 
-# %% ../nbs/00_schedules.ipynb #e78012ea
+# %% ../nbs/00_schedules.ipynb #9a0a7550
 class TorchCycle(_OneCycle):
     "The shape of `torch.optim.lr_scheduler.OneCycleLR`, step for step."
     def __init__(self,
@@ -161,7 +161,7 @@ class TorchCycle(_OneCycle):
     def _lr(self, i, xp): return self._phased(i, 1, xp)
     def _momentum(self, i, xp): return self._phased(i, 3, xp)
 
-# %% ../nbs/00_schedules.ipynb #e8a0fd53
+# %% ../nbs/00_schedules.ipynb #ea4eb0c5
 _TORCH_ONLY = ('anneal_strategy', 'div_factor', 'final_div_factor', 'three_phase')
 
 def one_cycle(total_steps:int, # optimizer steps in the whole cycle
