@@ -6,6 +6,6 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #bb56c476
+# %% ../nbs/index.ipynb #847d3f01
 from .schedules import SeedCycle, TorchCycle, one_cycle
 from .callbacks import OneCycleLR, OneCycleSchedule
