@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #847d3f01
-from .schedules import SeedCycle, TorchCycle, one_cycle
+# %% ../nbs/index.ipynb #a2e1b8cb
+from .schedules import SeedCycle, TorchCycle, LRRamp, one_cycle
 from .callbacks import OneCycleLR, OneCycleSchedule
+from .lr_finder import LRFinder, lr_find, suggest_lr, smooth_losses

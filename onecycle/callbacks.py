@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['OneCycleSchedule', 'OneCycleLR']
 
-# %% ../nbs/01_callbacks.ipynb #ba003f6f
+# %% ../nbs/01_callbacks.ipynb #8ed07703
 import math
 import numpy as np
 import keras
 from keras import ops
 from .schedules import one_cycle
 
-# %% ../nbs/01_callbacks.ipynb #6da1bd76
+# %% ../nbs/01_callbacks.ipynb #3568a99e
 @keras.saving.register_keras_serializable(package='onecycle')
 class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     "The one-cycle learning rate as a Keras schedule; takes the arguments of `one_cycle`."
@@ -21,7 +21,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step): return self.cycle.lr(ops.cast(step, 'float32'), xp=ops)
     def get_config(self): return self.cycle.config
 
-# %% ../nbs/01_callbacks.ipynb #9ac176da
+# %% ../nbs/01_callbacks.ipynb #6830561c
 def _updating_optimizer(optimizer):
     "The optimizer that applies the updates: `optimizer` itself, or the one a `LossScaleOptimizer` wraps."
     while hasattr(optimizer, 'inner_optimizer'): optimizer = optimizer.inner_optimizer
@@ -38,7 +38,7 @@ def _momentum_attribute(optimizer):
     raise ValueError(f"OneCycleLR cannot cycle momentum for {type(optimizer).__name__}: it cycles SGD's `momentum` and the `beta_1` "
                      "of Adam-like optimizers. Pass maximum_momentum=None, minimum_momentum=None to cycle the learning rate only")
 
-# %% ../nbs/01_callbacks.ipynb #f6d02072
+# %% ../nbs/01_callbacks.ipynb #869664d7
 def _sgd_update_step(optimizer, momentum):
     "SGD's `update_step` with the in-graph `momentum` instead of the float it was compiled with."
     def update_step(gradient, variable, learning_rate):
@@ -49,12 +49,12 @@ def _sgd_update_step(optimizer, momentum):
         optimizer.assign_add(variable, m * mu - gradient * lr if optimizer.nesterov else m)
     return update_step
 
-# %% ../nbs/01_callbacks.ipynb #1e2530a8
-class _InGraphCycle:
-    "While installed, each `optimizer.apply` uses the LR and momentum of `cycle` at step `iterations - offset`, in-graph."
-    def __init__(self, optimizer, cycle):
-        self.optimizer, self.cycle = optimizer, cycle
-        self.momentum_attribute = _momentum_attribute(optimizer) if cycle.cycles_momentum else None
+# %% ../nbs/01_callbacks.ipynb #f3554ed3
+class _InGraphSchedule:
+    "While installed, each `optimizer.apply` uses the LR and momentum of `schedule` at step `iterations - offset`, in-graph."
+    def __init__(self, optimizer, schedule):
+        self.optimizer, self.schedule = optimizer, schedule
+        self.momentum_attribute = _momentum_attribute(optimizer) if schedule.cycles_momentum else None
         self.offset = keras.Variable(0, dtype='int64', trainable=False, name='one_cycle_offset')
 
     def install(self): self.optimizer.apply = self._apply
@@ -63,10 +63,10 @@ class _InGraphCycle:
     def _overrides(self):
         "The optimizer attributes that carry this step's values, as graph tensors."
         step = ops.cast(self.optimizer.iterations - self.offset, 'float32')
-        lr = self.cycle.lr(step, xp=ops)
+        lr = self.schedule.lr(step, xp=ops)
         overrides = {'_get_current_learning_rate': lambda: lr}
-        if self.momentum_attribute == 'beta_1': overrides['beta_1'] = self.cycle.momentum(step, xp=ops)
-        if self.momentum_attribute == 'momentum': overrides['update_step'] = _sgd_update_step(self.optimizer, self.cycle.momentum(step, xp=ops))
+        if self.momentum_attribute == 'beta_1': overrides['beta_1'] = self.schedule.momentum(step, xp=ops)
+        if self.momentum_attribute == 'momentum': overrides['update_step'] = _sgd_update_step(self.optimizer, self.schedule.momentum(step, xp=ops))
         return overrides
 
     def _apply(self, grads, trainable_variables=None):
@@ -79,7 +79,7 @@ class _InGraphCycle:
                 if name in saved: setattr(optimizer, name, saved[name])
                 else: delattr(optimizer, name)
 
-# %% ../nbs/01_callbacks.ipynb #ce3c0fd4
+# %% ../nbs/01_callbacks.ipynb #9e11df70
 def _check_count(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer; got {value!r}")
@@ -133,7 +133,7 @@ class OneCycleLR(keras.callbacks.Callback):
                                        "Pass num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
         self.cycle = one_cycle(total, **self.cycle_arguments)
         self.optimizer = _updating_optimizer(self.model.optimizer)
-        self._in_graph = _InGraphCycle(self.optimizer, self.cycle)
+        self._in_graph = _InGraphSchedule(self.optimizer, self.cycle)
         self._in_graph.install()
         self.model.make_train_function(force=True)  # retrace once, with the cycle in the step
         self.history, self._next_step = {'lr': [], **({'momentum': []} if self.cycle.cycles_momentum else {})}, None
