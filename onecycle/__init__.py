@@ -6,8 +6,10 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #0b4cd996
+# %% ../nbs/index.ipynb #c750d737
 from .schedules import SeedCycle, TorchCycle, LRRamp, one_cycle
 from .callbacks import OneCycleLR, OneCycleSchedule
 from .lr_finder import LRFinder, lr_find, suggest_lr, smooth_losses
 from .search import find_momentum, find_weight_decay, SearchResult
+from .models import MiniMobileNetV2
+from .data import load_cifar10, cifar10_datasets
