@@ -6,10 +6,11 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #f5d2e7d7
+# %% ../nbs/index.ipynb #8513e4ac
 from .schedules import SeedCycle, TorchCycle, LRRamp, one_cycle
 from .callbacks import OneCycleLR, OneCycleSchedule
 from .lr_finder import LRFinder, lr_find, suggest_lr, smooth_losses
 from .search import find_momentum, find_weight_decay, SearchResult
 from .models import MiniMobileNetV2, recalibrate_batchnorm
 from .data import load_cifar10, cifar10_datasets
+from .widgets import preview_schedule, explore_finder, compare_searches
