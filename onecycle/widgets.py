@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SchedulePreview', 'preview_schedule', 'FinderExplorer', 'explore_finder', 'SearchComparison', 'compare_searches']
 
-# %% ../nbs/04_widgets.ipynb #778214ea
+# %% ../nbs/04_widgets.ipynb #b184a584
 import math
 from html import escape
 from pathlib import Path
@@ -15,7 +15,7 @@ from IPython.display import display
 from .schedules import one_cycle
 from .lr_finder import LRFinder, SUGGESTION_METHODS, suggest_lr, smooth_losses, _read_finder_dir, _clip
 
-# %% ../nbs/04_widgets.ipynb #e751d38d
+# %% ../nbs/04_widgets.ipynb #081074d4
 def _figure(ncols=1, width=6.5):
     "A figure that is not shown by itself: the widgets display it when they update."
     import matplotlib.pyplot as plt
@@ -27,7 +27,7 @@ def _error(message): return f'<span style="color:#b00020">{escape(str(message))}
 
 def _number(v): return float(f'{v:.6g}')   # slider floats without binary noise: 0.3, not 0.30000000000000004
 
-# %% ../nbs/04_widgets.ipynb #47b7917e
+# %% ../nbs/04_widgets.ipynb #76839eb5
 _SEED_ONLY, _TORCH_ONLY = ('end_percentage', 'scale_percentage'), ('pct_start', 'anneal_strategy', 'div_factor', 'final_div_factor', 'three_phase')
 
 class SchedulePreview:
@@ -108,7 +108,7 @@ def preview_schedule(**initial): # initial values: max_lr, epochs, steps_per_epo
     "Sliders previewing OneCycleLR's schedules, with the call that reproduces them."
     return SchedulePreview(**initial)
 
-# %% ../nbs/04_widgets.ipynb #eba62cad
+# %% ../nbs/04_widgets.ipynb #674957da
 class FinderExplorer:
     "Sliders exploring an LR finder curve: clipping, smoothing and the suggestion method."
     def __init__(self, source): # an LRFinder, or a folder it (or the old LRFinder) saved
@@ -152,7 +152,7 @@ def explore_finder(finder_or_directory): # an LRFinder, or a folder saved by it 
     "Sliders exploring a finder curve: clipping, re-smoothing and the suggestion method."
     return FinderExplorer(finder_or_directory)
 
-# %% ../nbs/04_widgets.ipynb #2668afa0
+# %% ../nbs/04_widgets.ipynb #312a0544
 def _search_folders(directories):
     "The finder folders among `directories`, or inside the one folder given."
     if isinstance(directories, (str, Path)):

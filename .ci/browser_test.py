@@ -1,0 +1,90 @@
+"""Browser test of the widgets: Voila serves a notebook showing `preview_schedule` on 127.0.0.1, headless Chromium
+(Debian's /usr/bin/chromium, driven by Playwright's Python client) moves the max_lr slider with the keyboard, and the
+test checks that the plotted image and the shown OneCycleLR(...) call both change accordingly. It saves a screenshot.
+Every wait is bounded and the server is stopped at the end, pass or fail.
+Run: python .ci/browser_test.py [--screenshot widgets.png]
+"""
+import argparse, json, os, re, socket, subprocess, sys, tempfile, time, urllib.request
+from pathlib import Path
+
+CHROMIUM = '/usr/bin/chromium'
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+         '--no-first-run', '--disable-quic', '--disable-sync']
+
+def free_port():
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def write_notebook(folder):
+    source = "from onecycle.widgets import preview_schedule\npreview_schedule(max_lr=0.01, epochs=10, steps_per_epoch=100)"
+    notebook = dict(cells=[dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=source)],
+                    metadata=dict(kernelspec=dict(name='python3', display_name='python3', language='python')), nbformat=4, nbformat_minor=5)
+    path = Path(folder) / 'preview.ipynb'; path.write_text(json.dumps(notebook)); return path
+
+def wait_for_server(url, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200: return
+        except OSError: time.sleep(0.5)
+    raise TimeoutError(f"Voila did not answer at {url} within {seconds} s")
+
+def max_lr_of(call): return float(re.search(r'max_lr=([0-9.e-]+)', call).group(1))
+
+def wait_until(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition(): return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not happen within {seconds} s")
+
+def run(screenshot):
+    from playwright.sync_api import sync_playwright
+    with tempfile.TemporaryDirectory() as folder:
+        notebook, port = write_notebook(folder), free_port()
+        log = open(Path(folder) / 'voila.log', 'w')
+        server = subprocess.Popen([sys.executable, '-m', 'voila', str(notebook), '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1',
+                                   '--show_tracebacks=True'], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})   # TensorFlow's start-up logging off the page
+        try:
+            url = f'http://127.0.0.1:{port}/'
+            wait_for_server(url, 120)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=60_000)
+                try:
+                    page = browser.new_page(viewport=dict(width=1400, height=1000))
+                    page.set_default_timeout(120_000)
+                    page.goto(url)
+                    call, image = page.locator('code.onecycle-call'), page.locator('.widget-output img').first
+                    call.wait_for(); image.wait_for()
+                    call_before, image_before = call.inner_text(), image.get_attribute('src')
+                    assert max_lr_of(call_before) == 0.01, call_before
+                    handle = page.locator('.widget-hslider', has_text='max_lr').locator('.noUi-handle').first
+                    handle.focus()
+                    for _ in range(5): page.keyboard.press('ArrowRight')
+                    wait_until(lambda: call.inner_text() != call_before, 60, 'the shown call changing')
+                    wait_until(lambda: page.locator('.widget-output img').first.get_attribute('src') != image_before, 60, 'the plot changing')
+                    call_after = call.inner_text()
+                    readout = page.locator('.widget-hslider', has_text='max_lr').locator('.widget-readout').first.inner_text()
+                    assert abs(max_lr_of(call_after) - 10 ** (-2 + 5 * 0.05)) < 1e-6, (call_before, call_after)   # 5 steps of 0.05 in log10
+                    assert abs(float(readout) - max_lr_of(call_after)) / max_lr_of(call_after) < 1e-2, (readout, call_after)
+                    page.screenshot(path=str(screenshot), full_page=True)
+                    print(f"slider moved: {call_before}\n           -> {call_after}\nscreenshot: {screenshot}")
+                finally: browser.close()
+        except Exception:
+            log.flush(); print('--- voila log ---\n' + (Path(folder) / 'voila.log').read_text()[-3000:], file=sys.stderr)
+            raise
+        finally:
+            server.terminate()
+            try: server.wait(timeout=15)
+            except subprocess.TimeoutExpired: server.kill(); server.wait(timeout=15)
+            log.close()
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--screenshot', default='widgets-browser.png')
+    args = parser.parse_args()
+    try: run(Path(args.screenshot).resolve())
+    except Exception as e:
+        print(f"browser: 0 passed, 1 failed ({type(e).__name__}: {e})"); sys.exit(1)
+    print('browser: 1 passed, 0 failed')
