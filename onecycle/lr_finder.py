@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SUGGESTION_METHODS', 'smooth_losses', 'suggest_lr', 'LRFinder', 'lr_find']
 
-# %% ../nbs/02_lr_finder.ipynb #acfa9036
+# %% ../nbs/02_lr_finder.ipynb #ef5eb9a5
 import json, math, warnings
 from pathlib import Path
 import numpy as np
@@ -14,7 +14,7 @@ from keras import ops
 from .schedules import LRRamp, _check_range
 from .callbacks import _InGraphSchedule, _updating_optimizer
 
-# %% ../nbs/02_lr_finder.ipynb #e4f4099d
+# %% ../nbs/02_lr_finder.ipynb #6349e1e5
 def _smooth(losses, beta, average=0., count=0):
     "Smoothed values of `losses` continuing from a running `average` over `count` earlier points; also the new average."
     smoothed = np.empty(len(losses))
@@ -29,7 +29,7 @@ def smooth_losses(losses, # raw batch losses in order
     _check_range('loss_smoothing_beta', beta, 0, 1, high_closed=False)
     return _smooth(np.asarray(losses, dtype=float), beta)[0]
 
-# %% ../nbs/02_lr_finder.ipynb #961bca36
+# %% ../nbs/02_lr_finder.ipynb #8c7b80be
 SUGGESTION_METHODS = ('valley', 'steepest', 'minimum')
 _MIN_POINTS = 5
 
@@ -62,7 +62,7 @@ def suggest_lr(lrs, # learning rates of the curve's points
     if method == 'steepest': return float(lrs[np.argmin(np.gradient(losses, np.log10(lrs)))])
     return float(lrs[_valley_index(losses)])
 
-# %% ../nbs/02_lr_finder.ipynb #a6b59f84
+# %% ../nbs/02_lr_finder.ipynb #c6e3fcb8
 _FINDER_FILE = 'finder.json'
 
 def _read_finder_dir(directory):
@@ -84,7 +84,7 @@ def _clip(arrays, clip_beginning, clip_endding):
     "The old clipping: drop `clip_beginning` points at the start, and keep `[:clip_endding]` (usually negative) at the end."
     return [a[clip_beginning or None:clip_endding or None] for a in arrays]
 
-# %% ../nbs/02_lr_finder.ipynb #dc85f926
+# %% ../nbs/02_lr_finder.ipynb #1a68697c
 def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
     "Plot one finder curve with its suggestion marked; returns the axes."
     import matplotlib.pyplot as plt
@@ -100,7 +100,7 @@ def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
     ax.legend()
     return ax
 
-# %% ../nbs/02_lr_finder.ipynb #4f708959
+# %% ../nbs/02_lr_finder.ipynb #8c7660ad
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over one epoch, record the true per-step loss, stop on divergence."
     def __init__(self,
@@ -311,7 +311,7 @@ class LRFinder(keras.callbacks.Callback):
 
     plot_schedule_from_dir = plot_schedule_from_file  # the old README's name
 
-# %% ../nbs/02_lr_finder.ipynb #d4a0ac2d
+# %% ../nbs/02_lr_finder.ipynb #a193b235
 def _state_variables(model):
     "Every variable training changes: the model's (weights, statistics, seed states) and its optimizers' (a wrapped one too)."
     optimizers = [model.optimizer, _updating_optimizer(model.optimizer)]
