@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['OneCycleSchedule', 'OneCycleLR']
 
-# %% ../nbs/01_callbacks.ipynb #8ed07703
+# %% ../nbs/01_callbacks.ipynb #8c81d692
 import math
 import numpy as np
 import keras
 from keras import ops
 from .schedules import one_cycle
 
-# %% ../nbs/01_callbacks.ipynb #3568a99e
+# %% ../nbs/01_callbacks.ipynb #944b2443
 @keras.saving.register_keras_serializable(package='onecycle')
 class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     "The one-cycle learning rate as a Keras schedule; takes the arguments of `one_cycle`."
@@ -21,7 +21,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step): return self.cycle.lr(ops.cast(step, 'float32'), xp=ops)
     def get_config(self): return self.cycle.config
 
-# %% ../nbs/01_callbacks.ipynb #6830561c
+# %% ../nbs/01_callbacks.ipynb #f2caf27e
 def _updating_optimizer(optimizer):
     "The optimizer that applies the updates: `optimizer` itself, or the one a `LossScaleOptimizer` wraps."
     while hasattr(optimizer, 'inner_optimizer'): optimizer = optimizer.inner_optimizer
@@ -38,7 +38,7 @@ def _momentum_attribute(optimizer):
     raise ValueError(f"OneCycleLR cannot cycle momentum for {type(optimizer).__name__}: it cycles SGD's `momentum` and the `beta_1` "
                      "of Adam-like optimizers. Pass maximum_momentum=None, minimum_momentum=None to cycle the learning rate only")
 
-# %% ../nbs/01_callbacks.ipynb #869664d7
+# %% ../nbs/01_callbacks.ipynb #40ae609e
 def _sgd_update_step(optimizer, momentum):
     "SGD's `update_step` with the in-graph `momentum` instead of the float it was compiled with."
     def update_step(gradient, variable, learning_rate):
@@ -49,7 +49,7 @@ def _sgd_update_step(optimizer, momentum):
         optimizer.assign_add(variable, m * mu - gradient * lr if optimizer.nesterov else m)
     return update_step
 
-# %% ../nbs/01_callbacks.ipynb #f3554ed3
+# %% ../nbs/01_callbacks.ipynb #c5eb53dc
 class _InGraphSchedule:
     "While installed, each `optimizer.apply` uses the LR and momentum of `schedule` at step `iterations - offset`, in-graph."
     def __init__(self, optimizer, schedule):
@@ -79,7 +79,7 @@ class _InGraphSchedule:
                 if name in saved: setattr(optimizer, name, saved[name])
                 else: delattr(optimizer, name)
 
-# %% ../nbs/01_callbacks.ipynb #9e11df70
+# %% ../nbs/01_callbacks.ipynb #710e2263
 def _check_count(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer; got {value!r}")

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SUGGESTION_METHODS', 'smooth_losses', 'suggest_lr', 'LRFinder', 'lr_find']
 
-# %% ../nbs/02_lr_finder.ipynb #ef5eb9a5
+# %% ../nbs/02_lr_finder.ipynb #ce0961f3
 import json, math, warnings
 from pathlib import Path
 import numpy as np
@@ -14,7 +14,7 @@ from keras import ops
 from .schedules import LRRamp, _check_range
 from .callbacks import _InGraphSchedule, _updating_optimizer
 
-# %% ../nbs/02_lr_finder.ipynb #6349e1e5
+# %% ../nbs/02_lr_finder.ipynb #e256bce5
 def _smooth(losses, beta, average=0., count=0):
     "Smoothed values of `losses` continuing from a running `average` over `count` earlier points; also the new average."
     smoothed = np.empty(len(losses))
@@ -29,7 +29,7 @@ def smooth_losses(losses, # raw batch losses in order
     _check_range('loss_smoothing_beta', beta, 0, 1, high_closed=False)
     return _smooth(np.asarray(losses, dtype=float), beta)[0]
 
-# %% ../nbs/02_lr_finder.ipynb #8c7b80be
+# %% ../nbs/02_lr_finder.ipynb #a8a17eb9
 SUGGESTION_METHODS = ('valley', 'steepest', 'minimum')
 _MIN_POINTS = 5
 
@@ -62,7 +62,7 @@ def suggest_lr(lrs, # learning rates of the curve's points
     if method == 'steepest': return float(lrs[np.argmin(np.gradient(losses, np.log10(lrs)))])
     return float(lrs[_valley_index(losses)])
 
-# %% ../nbs/02_lr_finder.ipynb #c6e3fcb8
+# %% ../nbs/02_lr_finder.ipynb #18e53d8e
 _FINDER_FILE = 'finder.json'
 
 def _read_finder_dir(directory):
@@ -84,7 +84,7 @@ def _clip(arrays, clip_beginning, clip_endding):
     "The old clipping: drop `clip_beginning` points at the start, and keep `[:clip_endding]` (usually negative) at the end."
     return [a[clip_beginning or None:clip_endding or None] for a in arrays]
 
-# %% ../nbs/02_lr_finder.ipynb #1a68697c
+# %% ../nbs/02_lr_finder.ipynb #59bd51f2
 def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
     "Plot one finder curve with its suggestion marked; returns the axes."
     import matplotlib.pyplot as plt
@@ -100,7 +100,7 @@ def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
     ax.legend()
     return ax
 
-# %% ../nbs/02_lr_finder.ipynb #8c7660ad
+# %% ../nbs/02_lr_finder.ipynb #4f1eb6c8
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over one epoch, record the true per-step loss, stop on divergence."
     def __init__(self,
@@ -119,7 +119,7 @@ class LRFinder(keras.callbacks.Callback):
                  num_steps:int=None, # steps in the test; None: the epoch's steps
                  seed:int=0): # seed for drawing the validation batches
         super().__init__()
-        if (num_samples is None) != (batch_size is None) and num_samples is not None:
+        if num_samples is not None and batch_size is None:
             raise ValueError(f"`num_samples` needs `batch_size`; got num_samples={num_samples!r}, batch_size={batch_size!r}")
         for name, value in (('num_samples', num_samples), ('batch_size', batch_size), ('num_steps', num_steps)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -235,7 +235,7 @@ class LRFinder(keras.callbacks.Callback):
         "Read the points recorded since the last call, smooth them, and stop training on divergence."
         count = min(int(self._step()), self.ramp.total_steps)
         if count <= len(self.raw_losses) or self.stopped_early: return
-        new = ops.convert_to_numpy(self._recorded_losses)[len(self.raw_losses):count].astype(float)
+        new = ops.convert_to_numpy(self._recorded_losses[len(self.raw_losses):count]).astype(float)   # only the new points
         smoothed, self._average = _smooth(new, self.loss_smoothing_beta, self._average, len(self.raw_losses))
         self.raw_losses, self.losses = np.concatenate([self.raw_losses, new]), np.concatenate([self.losses, smoothed])
         self.lrs = self.ramp.lr(np.arange(len(self.raw_losses)))
@@ -311,7 +311,7 @@ class LRFinder(keras.callbacks.Callback):
 
     plot_schedule_from_dir = plot_schedule_from_file  # the old README's name
 
-# %% ../nbs/02_lr_finder.ipynb #a193b235
+# %% ../nbs/02_lr_finder.ipynb #9fbf4096
 def _state_variables(model):
     "Every variable training changes: the model's (weights, statistics, seed states) and its optimizers' (a wrapped one too)."
     optimizers = [model.optimizer, _updating_optimizer(model.optimizer)]
