@@ -6,14 +6,14 @@
 __all__ = ['CIFAR10_CLASSES', 'keras_cifar10_dir', 'load_cifar10', 'write_cifar10_batches', 'channel_stats', 'cifar10_pipelines',
            'cifar10_datasets']
 
-# %% ../nbs/06_data.ipynb #099af542
+# %% ../nbs/06_data.ipynb #b2682322
 import os, pickle
 from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import keras
 
-# %% ../nbs/06_data.ipynb #bb5f6948
+# %% ../nbs/06_data.ipynb #06542711
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 
 _ARRAY_GLOBALS = {('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct')}
@@ -36,7 +36,7 @@ def keras_cifar10_dir():
     home = Path(os.environ.get('KERAS_HOME', Path.home() / '.keras'))
     return home / 'datasets' / 'cifar-10-batches-py-target' / 'cifar-10-batches-py'
 
-# %% ../nbs/06_data.ipynb #c5cec20b
+# %% ../nbs/06_data.ipynb #ef186238
 def load_cifar10(path:str=None, # a `cifar-10-batches-py` folder; None: Keras' cache, downloading there if needed
                  subset:int=None): # keep the first `subset` training images and the first `subset // 5` test images
     "CIFAR-10 as uint8 arrays `(x_train, y_train), (x_test, y_test)`, images (N, 32, 32, 3), labels (N,)."
@@ -58,7 +58,7 @@ def load_cifar10(path:str=None, # a `cifar-10-batches-py` folder; None: Keras' c
         x_train, y_train, x_test, y_test = x_train[:subset], y_train[:subset], x_test[:max(subset // 5, 1)], y_test[:max(subset // 5, 1)]
     return (x_train, y_train), (x_test, y_test)
 
-# %% ../nbs/06_data.ipynb #5a923a2a
+# %% ../nbs/06_data.ipynb #cea3071d
 def write_cifar10_batches(folder, # the cifar-10-batches-py folder to write
                           train, # (images (N, 32, 32, 3) uint8, labels (N,)) for data_batch_1..5
                           test, # (images, labels) for test_batch
@@ -78,7 +78,7 @@ def write_cifar10_batches(folder, # the cifar-10-batches-py folder to write
         pickle.dump({b'label_names': [c.encode() for c in class_names], b'num_cases_per_batch': -(-len(train[0]) // 5), b'num_vis': 3072}, f, protocol=3)
     return folder
 
-# %% ../nbs/06_data.ipynb #c345d14d
+# %% ../nbs/06_data.ipynb #1fe44d35
 def channel_stats(images): # uint8 images (N, H, W, 3)
     "Per-channel mean and standard deviation, as float32 arrays of shape (3,)."
     pixels = images.reshape(-1, images.shape[-1]).astype(np.float64)

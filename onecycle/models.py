@@ -5,18 +5,18 @@
 # %% auto #0
 __all__ = ['MiniMobileNetV2', 'recalibrate_batchnorm']
 
-# %% ../nbs/05_models.ipynb #b7447e0a
+# %% ../nbs/05_models.ipynb #ffc0bf6c
 from pathlib import Path
 import keras
 from keras import layers
 
-# %% ../nbs/05_models.ipynb #54091cfe
+# %% ../nbs/05_models.ipynb #c82ebd15
 def _make_divisible(v, divisor=8, min_value=8):
     "Round a channel count to a multiple of `divisor`, never more than 10% below `v` (MobileNet's rule)."
     new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
     return new_v + divisor if new_v < 0.9 * v else new_v
 
-# %% ../nbs/05_models.ipynb #d5c8712e
+# %% ../nbs/05_models.ipynb #d18df713
 def _regularizer(weight_decay): return keras.regularizers.L2(weight_decay) if weight_decay else None
 
 def _conv_block(x, filters, alpha, kernel=3, strides=1, weight_decay=0., block_id=1):
@@ -45,7 +45,7 @@ def _inverted_residual(inputs, filters, alpha, expansion_factor, depth_multiplie
     x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f'conv_pw_{block_id}_bn')(x)
     return x, strides == 1 and channels == filters
 
-# %% ../nbs/05_models.ipynb #7b00e3ad
+# %% ../nbs/05_models.ipynb #8da589de
 _BLOCKS = [(16, 1, 1), (24, None, 2), (24, None, 1), (32, None, 1), (32, None, 1), (32, None, 1),
            (64, None, 2), (64, None, 1), (64, None, 1), (64, None, 1)]   # (filters, expansion (None: expansion_factor), strides)
 
@@ -86,7 +86,7 @@ def MiniMobileNetV2(input_shape=(32, 32, 3), # channels-last image shape
     if weights is not None: model.load_weights(weights)
     return model
 
-# %% ../nbs/05_models.ipynb #f030a332
+# %% ../nbs/05_models.ipynb #07e7d604
 def recalibrate_batchnorm(model, # a Keras model with BatchNormalization layers
                           data, # a tf.data.Dataset of (x, y) or of x batches, in training-time form
                           steps:int=None): # batches to average over; None: all of `data`
