@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #633d0861
+# %% ../nbs/index.ipynb #0ab1d15c
 from .schedules import SeedCycle, TorchCycle, LRRamp, one_cycle
 from .callbacks import OneCycleLR, OneCycleSchedule
 from .lr_finder import LRFinder, lr_find, suggest_lr, smooth_losses
