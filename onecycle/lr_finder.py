@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SUGGESTION_METHODS', 'smooth_losses', 'suggest_lr', 'LRFinder', 'lr_find']
 
-# %% ../nbs/02_lr_finder.ipynb #ce0961f3
+# %% ../nbs/02_lr_finder.ipynb #a5b6d9a1
 import json, math, warnings
 from pathlib import Path
 import numpy as np
@@ -14,7 +14,7 @@ from keras import ops
 from .schedules import LRRamp, _check_range
 from .callbacks import _InGraphSchedule, _updating_optimizer
 
-# %% ../nbs/02_lr_finder.ipynb #e256bce5
+# %% ../nbs/02_lr_finder.ipynb #92f376fc
 def _smooth(losses, beta, average=0., count=0):
     "Smoothed values of `losses` continuing from a running `average` over `count` earlier points; also the new average."
     smoothed = np.empty(len(losses))
@@ -29,7 +29,7 @@ def smooth_losses(losses, # raw batch losses in order
     _check_range('loss_smoothing_beta', beta, 0, 1, high_closed=False)
     return _smooth(np.asarray(losses, dtype=float), beta)[0]
 
-# %% ../nbs/02_lr_finder.ipynb #a8a17eb9
+# %% ../nbs/02_lr_finder.ipynb #03b1abff
 SUGGESTION_METHODS = ('valley', 'steepest', 'minimum')
 _MIN_POINTS = 5
 
@@ -43,6 +43,16 @@ def _valley_index(losses):
     start = end - longest[end] + 1
     return start + (end - start) // 2
 
+def _readable_points(lrs, losses, skip_start=0.1, skip_end=5):
+    "The points a suggestion is read from: without the first `skip_start` fraction and the last `skip_end`, finite only."
+    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+    window = slice(int(len(lrs) * skip_start), len(lrs) - skip_end if skip_end else None)
+    lrs, losses = lrs[window], losses[window]
+    keep = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
+    return lrs[keep], losses[keep]
+
+def _can_suggest(lrs, losses): return len(_readable_points(lrs, losses)[0]) >= _MIN_POINTS
+
 def suggest_lr(lrs, # learning rates of the curve's points
                losses, # smoothed losses at those points
                method:str='valley', # 'valley', 'steepest' or 'minimum'
@@ -51,18 +61,14 @@ def suggest_lr(lrs, # learning rates of the curve's points
     "A learning rate read off an LR range test curve by `method`."
     if method not in SUGGESTION_METHODS: raise ValueError(f"`method` must be one of {SUGGESTION_METHODS}; got {method!r}")
     _check_range('skip_start', skip_start, 0, 1, high_closed=False)
-    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
-    if lrs.shape != losses.shape: raise ValueError(f"`lrs` and `losses` must have the same length; got {len(lrs)} and {len(losses)}")
-    window = slice(int(len(lrs) * skip_start), len(lrs) - skip_end if skip_end else None)
-    lrs, losses = lrs[window], losses[window]
-    keep = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
-    lrs, losses = lrs[keep], losses[keep]
+    if np.shape(lrs) != np.shape(losses): raise ValueError(f"`lrs` and `losses` must have the same length; got {len(lrs)} and {len(losses)}")
+    lrs, losses = _readable_points(lrs, losses, skip_start, skip_end)
     if len(lrs) < _MIN_POINTS: raise ValueError(f"suggest_lr needs at least {_MIN_POINTS} finite points; got {len(lrs)}")
     if method == 'minimum': return float(lrs[np.argmin(losses)] / 10)
     if method == 'steepest': return float(lrs[np.argmin(np.gradient(losses, np.log10(lrs)))])
     return float(lrs[_valley_index(losses)])
 
-# %% ../nbs/02_lr_finder.ipynb #18e53d8e
+# %% ../nbs/02_lr_finder.ipynb #d2988107
 _FINDER_FILE = 'finder.json'
 
 def _read_finder_dir(directory):
@@ -84,13 +90,13 @@ def _clip(arrays, clip_beginning, clip_endding):
     "The old clipping: drop `clip_beginning` points at the start, and keep `[:clip_endding]` (usually negative) at the end."
     return [a[clip_beginning or None:clip_endding or None] for a in arrays]
 
-# %% ../nbs/02_lr_finder.ipynb #59bd51f2
+# %% ../nbs/02_lr_finder.ipynb #c770edd2
 def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
     "Plot one finder curve with its suggestion marked; returns the axes."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(7, 4))
     line, = ax.plot(lrs, losses, label=label)
-    if method is not None and np.isfinite(losses).sum() >= 2 * _MIN_POINTS + 5:   # enough points for suggest_lr's window
+    if method is not None and _can_suggest(lrs, losses):
         suggestion = suggest_lr(lrs, losses, method)
         finite = np.isfinite(losses)
         at = np.interp(np.log10(suggestion), np.log10(lrs[finite]), losses[finite])
@@ -100,7 +106,7 @@ def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
     ax.legend()
     return ax
 
-# %% ../nbs/02_lr_finder.ipynb #4f1eb6c8
+# %% ../nbs/02_lr_finder.ipynb #25980043
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over one epoch, record the true per-step loss, stop on divergence."
     def __init__(self,
@@ -264,9 +270,9 @@ class LRFinder(keras.callbacks.Callback):
             for name in ('_compute_loss', 'train_step'): vars(self.model).pop(name, None)
             self.model.make_train_function(force=True)
             if self.save_dir is not None: self.save(self.save_dir)
-        if self.verbose and len(self.losses) >= _MIN_POINTS:
-            print(f"LRFinder: {len(self.losses)} steps{' (stopped early: the loss diverged)' if self.stopped_early else ''}; "
-                  f"suggested learning rate {self.suggestion():.3g} (valley)")
+        if self.verbose:
+            suggestion = f"suggested learning rate {self.suggestion():.3g} (valley)" if _can_suggest(self.lrs, self.losses) else "too few points to suggest a learning rate"
+            print(f"LRFinder: {len(self.losses)} steps{' (stopped early: the loss diverged)' if self.stopped_early else ''}; {suggestion}")
 
     def suggestion(self, method:str='valley'): # 'valley', 'steepest' or 'minimum'
         "The learning rate this curve suggests."
@@ -311,7 +317,7 @@ class LRFinder(keras.callbacks.Callback):
 
     plot_schedule_from_dir = plot_schedule_from_file  # the old README's name
 
-# %% ../nbs/02_lr_finder.ipynb #9fbf4096
+# %% ../nbs/02_lr_finder.ipynb #92b0d43a
 def _state_variables(model):
     "Every variable training changes: the model's (weights, statistics, seed states) and its optimizers' (a wrapped one too)."
     optimizers = [model.optimizer, _updating_optimizer(model.optimizer)]
