@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['OneCycleSchedule', 'OneCycleLR']
 
-# %% ../nbs/01_callbacks.ipynb #8c81d692
+# %% ../nbs/01_callbacks.ipynb #0650cb22
 import math
 import numpy as np
 import keras
 from keras import ops
 from .schedules import one_cycle
 
-# %% ../nbs/01_callbacks.ipynb #944b2443
+# %% ../nbs/01_callbacks.ipynb #472adeff
 @keras.saving.register_keras_serializable(package='onecycle')
 class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     "The one-cycle learning rate as a Keras schedule; takes the arguments of `one_cycle`."
@@ -21,7 +21,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step): return self.cycle.lr(ops.cast(step, 'float32'), xp=ops)
     def get_config(self): return self.cycle.config
 
-# %% ../nbs/01_callbacks.ipynb #f2caf27e
+# %% ../nbs/01_callbacks.ipynb #bb7ba680
 def _updating_optimizer(optimizer):
     "The optimizer that applies the updates: `optimizer` itself, or the one a `LossScaleOptimizer` wraps."
     while hasattr(optimizer, 'inner_optimizer'): optimizer = optimizer.inner_optimizer
@@ -38,7 +38,7 @@ def _momentum_attribute(optimizer):
     raise ValueError(f"OneCycleLR cannot cycle momentum for {type(optimizer).__name__}: it cycles SGD's `momentum` and the `beta_1` "
                      "of Adam-like optimizers. Pass maximum_momentum=None, minimum_momentum=None to cycle the learning rate only")
 
-# %% ../nbs/01_callbacks.ipynb #40ae609e
+# %% ../nbs/01_callbacks.ipynb #e9801c0d
 def _sgd_update_step(optimizer, momentum):
     "SGD's `update_step` with the in-graph `momentum` instead of the float it was compiled with."
     def update_step(gradient, variable, learning_rate):
@@ -49,7 +49,7 @@ def _sgd_update_step(optimizer, momentum):
         optimizer.assign_add(variable, m * mu - gradient * lr if optimizer.nesterov else m)
     return update_step
 
-# %% ../nbs/01_callbacks.ipynb #c5eb53dc
+# %% ../nbs/01_callbacks.ipynb #104de14d
 class _InGraphSchedule:
     "While installed, each `optimizer.apply` uses the LR and momentum of `schedule` at step `iterations - offset`, in-graph."
     def __init__(self, optimizer, schedule):
@@ -79,10 +79,19 @@ class _InGraphSchedule:
                 if name in saved: setattr(optimizer, name, saved[name])
                 else: delattr(optimizer, name)
 
-# %% ../nbs/01_callbacks.ipynb #710e2263
+# %% ../nbs/01_callbacks.ipynb #ce52a4bc
 def _check_count(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer; got {value!r}")
+
+def _steps_per_epoch(num_samples, batch_size, fit_steps):
+    "Steps per epoch from num_samples and batch_size, which must agree with `fit`'s; else `fit`'s own (None: unknown)."
+    if num_samples is None: return fit_steps
+    steps = math.ceil(num_samples / batch_size)
+    if fit_steps is not None and fit_steps != steps:
+        raise ValueError(f"num_samples={num_samples} and batch_size={batch_size} make {steps} steps per epoch, "
+                         f"but `fit` runs {fit_steps}; pass the values `fit` uses, or leave both out")
+    return steps
 
 class OneCycleLR(keras.callbacks.Callback):
     "Leslie Smith's one-cycle learning rate and inverse momentum, applied in-graph at every optimizer step of `fit`."
@@ -116,18 +125,8 @@ class OneCycleLR(keras.callbacks.Callback):
         one_cycle(total_steps or 10**9, **self.cycle_arguments)  # check every argument now; the length is checked again in `fit`
         self.cycle, self.history = None, {}
 
-    def _steps_per_epoch(self):
-        "Steps per epoch from num_samples and batch_size, else from `fit` (None when the input's length is unknown)."
-        fit_steps = self.params.get('steps')
-        if self.num_samples is None: return fit_steps
-        steps = math.ceil(self.num_samples / self.batch_size)
-        if fit_steps is not None and fit_steps != steps:
-            raise ValueError(f"num_samples={self.num_samples} and batch_size={self.batch_size} make {steps} steps per epoch, "
-                             f"but `fit` runs {fit_steps}; pass the values `fit` uses, or leave both out")
-        return steps
-
     def on_train_begin(self, logs=None):
-        self.steps_per_epoch = self._steps_per_epoch()
+        self.steps_per_epoch = _steps_per_epoch(self.num_samples, self.batch_size, self.params.get('steps'))
         total = self.total_steps or (self.steps_per_epoch and self.params['epochs'] * self.steps_per_epoch)
         if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. "
                                        "Pass num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")

@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['SUGGESTION_METHODS', 'smooth_losses', 'suggest_lr', 'LRFinder', 'lr_find']
 
-# %% ../nbs/02_lr_finder.ipynb #a5b6d9a1
+# %% ../nbs/02_lr_finder.ipynb #a443aa31
 import json, math, warnings
 from pathlib import Path
 import numpy as np
 import keras
 from keras import ops
 from .schedules import LRRamp, _check_range
-from .callbacks import _InGraphSchedule, _updating_optimizer
+from .callbacks import _InGraphSchedule, _updating_optimizer, _check_count, _steps_per_epoch
 
-# %% ../nbs/02_lr_finder.ipynb #92f376fc
+# %% ../nbs/02_lr_finder.ipynb #622b3111
 def _smooth(losses, beta, average=0., count=0):
     "Smoothed values of `losses` continuing from a running `average` over `count` earlier points; also the new average."
     smoothed = np.empty(len(losses))
@@ -29,7 +29,7 @@ def smooth_losses(losses, # raw batch losses in order
     _check_range('loss_smoothing_beta', beta, 0, 1, high_closed=False)
     return _smooth(np.asarray(losses, dtype=float), beta)[0]
 
-# %% ../nbs/02_lr_finder.ipynb #03b1abff
+# %% ../nbs/02_lr_finder.ipynb #b091ce0b
 SUGGESTION_METHODS = ('valley', 'steepest', 'minimum')
 _MIN_POINTS = 5
 
@@ -68,7 +68,7 @@ def suggest_lr(lrs, # learning rates of the curve's points
     if method == 'steepest': return float(lrs[np.argmin(np.gradient(losses, np.log10(lrs)))])
     return float(lrs[_valley_index(losses)])
 
-# %% ../nbs/02_lr_finder.ipynb #d2988107
+# %% ../nbs/02_lr_finder.ipynb #17c74e10
 _FINDER_FILE = 'finder.json'
 
 def _read_finder_dir(directory):
@@ -90,7 +90,7 @@ def _clip(arrays, clip_beginning, clip_endding):
     "The old clipping: drop `clip_beginning` points at the start, and keep `[:clip_endding]` (usually negative) at the end."
     return [a[clip_beginning or None:clip_endding or None] for a in arrays]
 
-# %% ../nbs/02_lr_finder.ipynb #c770edd2
+# %% ../nbs/02_lr_finder.ipynb #b91e0de8
 def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
     "Plot one finder curve with its suggestion marked; returns the axes."
     import matplotlib.pyplot as plt
@@ -106,7 +106,7 @@ def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
     ax.legend()
     return ax
 
-# %% ../nbs/02_lr_finder.ipynb #25980043
+# %% ../nbs/02_lr_finder.ipynb #c6884cb2
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over one epoch, record the true per-step loss, stop on divergence."
     def __init__(self,
@@ -128,8 +128,7 @@ class LRFinder(keras.callbacks.Callback):
         if num_samples is not None and batch_size is None:
             raise ValueError(f"`num_samples` needs `batch_size`; got num_samples={num_samples!r}, batch_size={batch_size!r}")
         for name, value in (('num_samples', num_samples), ('batch_size', batch_size), ('num_steps', num_steps)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"`{name}` must be a positive integer; got {value!r}")
+            if value is not None: _check_count(name, value)
         LRRamp(3, minimum_lr, maximum_lr, lr_scale)   # checks minimum_lr, maximum_lr and lr_scale
         _check_range('loss_smoothing_beta', loss_smoothing_beta, 0, 1, high_closed=False)
         if stopping_criterion_factor is not None:
@@ -164,13 +163,8 @@ class LRFinder(keras.callbacks.Callback):
     def _total_steps(self):
         fit_steps = self.params.get('steps')
         if self.num_steps: return self.num_steps if fit_steps is None else min(self.num_steps, fit_steps)
-        if self.num_samples:
-            steps = math.ceil(self.num_samples / self.batch_size)
-            if fit_steps is not None and fit_steps != steps:
-                raise ValueError(f"num_samples={self.num_samples} and batch_size={self.batch_size} make {steps} steps per epoch, "
-                                 f"but `fit` runs {fit_steps}; pass the values `fit` uses, or leave both out")
-            return steps
-        if fit_steps: return fit_steps
+        steps = _steps_per_epoch(self.num_samples, self.batch_size, fit_steps)
+        if steps: return steps
         raise ValueError("LRFinder cannot tell how many steps the epoch has: the input's length is unknown. "
                          "Pass num_samples and batch_size, or num_steps, or steps_per_epoch to `fit`")
 
@@ -189,7 +183,7 @@ class LRFinder(keras.callbacks.Callback):
         self._in_graph.install()
         self.model.make_train_function(force=True)
         self.lrs = self.raw_losses = self.losses = np.zeros(0)
-        self._average, self._best, self._first_epoch, self.stopped_early, self._finished = 0., math.inf, None, False, False
+        self._average, self._best, self._anchored, self.stopped_early, self._finished = 0., math.inf, False, False, False
 
     def _prepare_validation(self):
         "Hold the validation set in variables and draw every step's validation batches now."
@@ -233,8 +227,8 @@ class LRFinder(keras.callbacks.Callback):
         return recording
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch is None:
-            self._first_epoch = epoch
+        if not self._anchored:   # the ramp starts at the first epoch's first step
+            self._anchored = True
             self._in_graph.offset.assign(int(self.optimizer.iterations))
 
     def _collect(self):
@@ -243,16 +237,15 @@ class LRFinder(keras.callbacks.Callback):
         if count <= len(self.raw_losses) or self.stopped_early: return
         new = ops.convert_to_numpy(self._recorded_losses[len(self.raw_losses):count]).astype(float)   # only the new points
         smoothed, self._average = _smooth(new, self.loss_smoothing_beta, self._average, len(self.raw_losses))
-        self.raw_losses, self.losses = np.concatenate([self.raw_losses, new]), np.concatenate([self.losses, smoothed])
-        self.lrs = self.ramp.lr(np.arange(len(self.raw_losses)))
         for i, (raw, loss) in enumerate(zip(new, smoothed)):
             diverged = self.stopping_criterion_factor is not None and loss > self.stopping_criterion_factor * self._best
             if not np.isfinite(raw) or diverged:
                 self.stopped_early = self.model.stop_training = True
-                keep = len(self.raw_losses) - len(new) + i + 1   # keep the point that showed the divergence
-                self.lrs, self.raw_losses, self.losses = self.lrs[:keep], self.raw_losses[:keep], self.losses[:keep]
-                return
+                new, smoothed = new[:i + 1], smoothed[:i + 1]   # keep the point that showed the divergence
+                break
             self._best = min(self._best, loss)
+        self.raw_losses, self.losses = np.concatenate([self.raw_losses, new]), np.concatenate([self.losses, smoothed])
+        self.lrs = self.ramp.lr(np.arange(len(self.raw_losses)))
 
     def on_train_batch_end(self, batch, logs=None): self._collect()
 
@@ -317,7 +310,7 @@ class LRFinder(keras.callbacks.Callback):
 
     plot_schedule_from_dir = plot_schedule_from_file  # the old README's name
 
-# %% ../nbs/02_lr_finder.ipynb #92b0d43a
+# %% ../nbs/02_lr_finder.ipynb #e7f01cde
 def _state_variables(model):
     "Every variable training changes: the model's (weights, statistics, seed states) and its optimizers' (a wrapped one too)."
     optimizers = [model.optimizer, _updating_optimizer(model.optimizer)]

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['SeedCycle', 'TorchCycle', 'one_cycle', 'LRRamp']
 
-# %% ../nbs/00_schedules.ipynb #2a6c38fd
+# %% ../nbs/00_schedules.ipynb #84d96d30
 import math
 import numpy as np
 
-# %% ../nbs/00_schedules.ipynb #22834668
+# %% ../nbs/00_schedules.ipynb #6013e3c1
 def _check_range(name, value, low, high, low_closed=True, high_closed=True):
     "Raise a `ValueError` naming `name` unless `value` is a real number in the interval from `low` to `high`."
     interval = f"{'[' if low_closed else '('}{low}, {high}{']' if high_closed else ')'}"
@@ -18,7 +18,7 @@ def _check_range(name, value, low, high, low_closed=True, high_closed=True):
         and (value <= high if high_closed else value < high)
     if not inside: raise ValueError(f"`{name}` must be a number in {interval}; got {value!r}")
 
-# %% ../nbs/00_schedules.ipynb #500d025c
+# %% ../nbs/00_schedules.ipynb #7fc7b689
 def _check_momentum(maximum_momentum, minimum_momentum):
     "Both momentum bounds in [0, 1) with minimum <= maximum, or both `None` (no momentum cycling)."
     if (maximum_momentum is None) != (minimum_momentum is None):
@@ -31,9 +31,9 @@ def _check_momentum(maximum_momentum, minimum_momentum):
         raise ValueError(f"`minimum_momentum` must be <= `maximum_momentum`; got minimum_momentum={minimum_momentum!r} "
                          f"> maximum_momentum={maximum_momentum!r}")
 
-# %% ../nbs/00_schedules.ipynb #ab436375
-class _OneCycle:
-    "What both shapes share: the step range, clamping, momentum bounds and the arguments that rebuild the policy."
+# %% ../nbs/00_schedules.ipynb #97548b32
+class _StepSchedule:
+    "What every schedule shares (the two shapes and the finder's ramp): the step range, clamping, momentum bounds, its arguments."
     def __init__(self, total_steps, max_lr, maximum_momentum, minimum_momentum):
         if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 3:
             raise ValueError(f"`total_steps` must be an integer >= 3 (the number of optimizer steps in the cycle); got {total_steps!r}")
@@ -60,8 +60,8 @@ class _OneCycle:
 
     def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config.items())})"
 
-# %% ../nbs/00_schedules.ipynb #db2b80cb
-class SeedCycle(_OneCycle):
+# %% ../nbs/00_schedules.ipynb #865d7f0e
+class SeedCycle(_StepSchedule):
     "The old `keras-one-cycle` shape, peaking at `max_lr` for every `scale_percentage`."
     def __init__(self,
                  total_steps:int, # optimizer steps in the whole cycle
@@ -100,8 +100,8 @@ class SeedCycle(_OneCycle):
         hi, lo = self.maximum_momentum, self.minimum_momentum
         return xp.where(i <= 2 * self.mid, hi - (hi - lo) * self._position(i, xp), hi)
 
-# %% ../nbs/00_schedules.ipynb #8d1c44e5
-class TorchCycle(_OneCycle):
+# %% ../nbs/00_schedules.ipynb #f20b061f
+class TorchCycle(_StepSchedule):
     "The shape of `torch.optim.lr_scheduler.OneCycleLR`, step for step."
     def __init__(self,
                  total_steps:int, # optimizer steps in the whole cycle
@@ -161,7 +161,7 @@ class TorchCycle(_OneCycle):
     def _lr(self, i, xp): return self._phased(i, 1, xp)
     def _momentum(self, i, xp): return self._phased(i, 3, xp)
 
-# %% ../nbs/00_schedules.ipynb #c7eeeabe
+# %% ../nbs/00_schedules.ipynb #f2f0c923
 _TORCH_ONLY = ('anneal_strategy', 'div_factor', 'final_div_factor', 'three_phase')
 
 def one_cycle(total_steps:int, # optimizer steps in the whole cycle
@@ -187,8 +187,8 @@ def one_cycle(total_steps:int, # optimizer steps in the whole cycle
                          f"give one set, not both (got end_percentage={end_percentage!r}, scale_percentage={scale_percentage!r}, pct_start={pct_start!r})")
     return TorchCycle(total_steps, max_lr, pct_start, **torch_args, **momentum)
 
-# %% ../nbs/00_schedules.ipynb #5d4192dd
-class LRRamp(_OneCycle):
+# %% ../nbs/00_schedules.ipynb #02e3ed39
+class LRRamp(_StepSchedule):
     "The LR range test's ramp from `minimum_lr` (first step) to `maximum_lr` (last step)."
     def __init__(self,
                  total_steps:int, # optimizer steps in the test

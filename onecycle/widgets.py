@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SchedulePreview', 'preview_schedule', 'FinderExplorer', 'explore_finder', 'SearchComparison', 'compare_searches']
 
-# %% ../nbs/04_widgets.ipynb #b184a584
+# %% ../nbs/04_widgets.ipynb #90c9535a
 import math
 from html import escape
 from pathlib import Path
@@ -15,7 +15,7 @@ from IPython.display import display
 from .schedules import one_cycle
 from .lr_finder import LRFinder, SUGGESTION_METHODS, suggest_lr, smooth_losses, _read_finder_dir, _clip
 
-# %% ../nbs/04_widgets.ipynb #081074d4
+# %% ../nbs/04_widgets.ipynb #a8b7876f
 def _figure(ncols=1, width=6.5):
     "A figure that is not shown by itself: the widgets display it when they update."
     import matplotlib.pyplot as plt
@@ -27,7 +27,7 @@ def _error(message): return f'<span style="color:#b00020">{escape(str(message))}
 
 def _number(v): return float(f'{v:.6g}')   # slider floats without binary noise: 0.3, not 0.30000000000000004
 
-# %% ../nbs/04_widgets.ipynb #76839eb5
+# %% ../nbs/04_widgets.ipynb #c6e1bfc6
 _SEED_ONLY, _TORCH_ONLY = ('end_percentage', 'scale_percentage'), ('pct_start', 'anneal_strategy', 'div_factor', 'final_div_factor', 'three_phase')
 
 class SchedulePreview:
@@ -108,7 +108,7 @@ def preview_schedule(**initial): # initial values: max_lr, epochs, steps_per_epo
     "Sliders previewing OneCycleLR's schedules, with the call that reproduces them."
     return SchedulePreview(**initial)
 
-# %% ../nbs/04_widgets.ipynb #674957da
+# %% ../nbs/04_widgets.ipynb #d2331b2e
 class FinderExplorer:
     "Sliders exploring an LR finder curve: clipping, smoothing and the suggestion method."
     def __init__(self, source): # an LRFinder, or a folder it (or the old LRFinder) saved
@@ -136,7 +136,7 @@ class FinderExplorer:
         self.line.set_data(lrs, losses)
         finite = np.isfinite(losses)
         if finite.any(): self.ax.set_ylim(np.nanmin(losses[finite]) - 0.05, np.nanmax(losses[finite]) + 0.05)
-        self.ax.set_xlim(lrs[0], lrs[-1]) if len(lrs) > 1 else None
+        if len(lrs) > 1: self.ax.set_xlim(lrs[0], lrs[-1])
         try: self.suggestion = suggest_lr(lrs, losses, method)
         except ValueError as e:
             self.suggestion = None; self.marker.set_data([], []); self.info.value = _error(e)
@@ -152,7 +152,7 @@ def explore_finder(finder_or_directory): # an LRFinder, or a folder saved by it 
     "Sliders exploring a finder curve: clipping, re-smoothing and the suggestion method."
     return FinderExplorer(finder_or_directory)
 
-# %% ../nbs/04_widgets.ipynb #312a0544
+# %% ../nbs/04_widgets.ipynb #52008101
 def _search_folders(directories):
     "The finder folders among `directories`, or inside the one folder given."
     if isinstance(directories, (str, Path)):
