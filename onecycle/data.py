@@ -4,16 +4,16 @@
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'keras_cifar10_dir', 'load_cifar10', 'write_cifar10_batches', 'channel_stats', 'cifar10_pipelines',
-           'cifar10_datasets']
+           'cifar10_datasets', 'write_digits_as_cifar10']
 
-# %% ../nbs/06_data.ipynb #b2682322
+# %% ../nbs/06_data.ipynb #9fde248b
 import os, pickle
 from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import keras
 
-# %% ../nbs/06_data.ipynb #06542711
+# %% ../nbs/06_data.ipynb #496340a5
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 
 _ARRAY_GLOBALS = {('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct')}
@@ -36,7 +36,7 @@ def keras_cifar10_dir():
     home = Path(os.environ.get('KERAS_HOME', Path.home() / '.keras'))
     return home / 'datasets' / 'cifar-10-batches-py-target' / 'cifar-10-batches-py'
 
-# %% ../nbs/06_data.ipynb #ef186238
+# %% ../nbs/06_data.ipynb #153bed44
 def load_cifar10(path:str=None, # a `cifar-10-batches-py` folder; None: Keras' cache, downloading there if needed
                  subset:int=None): # keep the first `subset` training images and the first `subset // 5` test images
     "CIFAR-10 as uint8 arrays `(x_train, y_train), (x_test, y_test)`, images (N, 32, 32, 3), labels (N,)."
@@ -58,7 +58,7 @@ def load_cifar10(path:str=None, # a `cifar-10-batches-py` folder; None: Keras' c
         x_train, y_train, x_test, y_test = x_train[:subset], y_train[:subset], x_test[:max(subset // 5, 1)], y_test[:max(subset // 5, 1)]
     return (x_train, y_train), (x_test, y_test)
 
-# %% ../nbs/06_data.ipynb #cea3071d
+# %% ../nbs/06_data.ipynb #e27398dd
 def write_cifar10_batches(folder, # the cifar-10-batches-py folder to write
                           train, # (images (N, 32, 32, 3) uint8, labels (N,)) for data_batch_1..5
                           test, # (images, labels) for test_batch
@@ -78,7 +78,7 @@ def write_cifar10_batches(folder, # the cifar-10-batches-py folder to write
         pickle.dump({b'label_names': [c.encode() for c in class_names], b'num_cases_per_batch': -(-len(train[0]) // 5), b'num_vis': 3072}, f, protocol=3)
     return folder
 
-# %% ../nbs/06_data.ipynb #1fe44d35
+# %% ../nbs/06_data.ipynb #440a2e06
 def channel_stats(images): # uint8 images (N, H, W, 3)
     "Per-channel mean and standard deviation, as float32 arrays of shape (3,)."
     pixels = images.reshape(-1, images.shape[-1]).astype(np.float64)
@@ -114,3 +114,17 @@ def cifar10_datasets(batch_size:int=128, # batch size of both pipelines
     "CIFAR-10's training and test `tf.data` pipelines and channel statistics: `load_cifar10`, then `cifar10_pipelines`."
     train, test = load_cifar10(path, subset)
     return cifar10_pipelines(train, test, batch_size, augment, one_hot, seed)
+
+# %% ../nbs/06_data.ipynb #0f63068b
+def write_digits_as_cifar10(folder, # the cifar-10-batches-py folder to write
+                            test_size:int=357, # images for test_batch; the rest go to data_batch_1..5
+                            seed:int=0): # seed of the shuffle before the split
+    "scikit-learn's handwritten digits as 32x32 RGB images, shuffled and written in the CIFAR-10 format; returns the folder."
+    try: from sklearn.datasets import load_digits
+    except ImportError as e: raise ImportError("write_digits_as_cifar10 needs scikit-learn: pip install scikit-learn") from e
+    x, y = load_digits(return_X_y=True)
+    images = np.repeat(np.repeat((x.reshape(-1, 8, 8) * 255 / 16).astype(np.uint8), 4, axis=1), 4, axis=2)[..., None].repeat(3, axis=-1)
+    order = np.random.default_rng(seed).permutation(len(images))
+    images, y = images[order], y[order]
+    split = len(images) - test_size
+    return write_cifar10_batches(folder, (images[:split], y[:split]), (images[split:], y[split:]), class_names=[str(d) for d in range(10)])
