@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['SearchResult', 'find_momentum', 'find_weight_decay']
 
-# %% ../nbs/03_search.ipynb #1a934c32
+# %% ../nbs/03_search.ipynb #df2375a1
 from pathlib import Path
 import numpy as np
 import keras
 from .lr_finder import LRFinder, _plot_curve
 
-# %% ../nbs/03_search.ipynb #53819196
+# %% ../nbs/03_search.ipynb #ce9d67b7
 def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validation_data=None, batch_size=None, num_steps=None,
                 validation_sample_rate=5, loss_smoothing_beta=0.98, save_dir=None, verbose=1, seed=0):
     "One linear LR range test per value on `build_model(value)`; the `SearchResult`."
@@ -29,7 +29,7 @@ def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validat
         finders[value] = finder
     return SearchResult(name, finders)
 
-# %% ../nbs/03_search.ipynb #215543bc
+# %% ../nbs/03_search.ipynb #59acc918
 class SearchResult:
     "The curves of a momentum or weight-decay search, with a table and a recommended value."
     def __init__(self, name, finders): self.name, self.finders = name, finders
@@ -66,7 +66,7 @@ class SearchResult:
             lines.append(f"{row[self.name]!s:>14s} {row['min_loss']:9.4f} {row['lr_at_min']:10.4g} {row['upper_half_loss']:10.4f} {row['noise']:7.4f}")
         return '\n'.join(lines + [f"recommended {self.name}: {self.recommended}"])
 
-# %% ../nbs/03_search.ipynb #2631f2c4
+# %% ../nbs/03_search.ipynb #977fa736
 def find_momentum(build_model, # build_model(momentum) -> a compiled model using that momentum
                   data, # training data: (x, y) arrays or a tf.data.Dataset
                   values=(0.8, 0.85, 0.9, 0.95, 0.99), # momenta to try
@@ -85,7 +85,7 @@ def find_momentum(build_model, # build_model(momentum) -> a compiled model using
     return _run_search(build_model, data, values, 'momentum', minimum_lr, maximum_lr, validation_data, batch_size, num_steps,
                        validation_sample_rate, loss_smoothing_beta, save_dir, verbose, seed)
 
-# %% ../nbs/03_search.ipynb #247d7803
+# %% ../nbs/03_search.ipynb #c2344b8d
 def find_weight_decay(build_model, # build_model(weight_decay) -> a compiled model using it (optimizer or L2 regularizers)
                       data, # training data: (x, y) arrays or a tf.data.Dataset
                       values=(1e-3, 1e-4, 1e-5, 1e-6, 1e-7), # the coarse grid; refine around the best afterwards
