@@ -35,9 +35,9 @@ def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
     if dataset == 'digits':
         (x_train, y_train), test = load_digits_split(seed)
         train = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(x_train), seed=seed).batch(batch_size)
-        search = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(x_train), seed=seed).repeat().batch(16)
+        search = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(x_train), seed=seed).repeat().batch(batch_size)   # the training batch size
         test = tf.data.Dataset.from_tensor_slices(test).batch(256)
-        return dict(train=train, test=test, search=search, search_steps=300, build=lambda: digits_mlp(seed), from_logits=True, lr_range=(1e-4, 10.))
+        return dict(train=train, test=test, search=search, search_steps=200, build=lambda: digits_mlp(seed), from_logits=True, lr_range=(1e-4, 10.))
     if dataset == 'cifar10':
         from onecycle.data import cifar10_datasets
         from onecycle.models import MiniMobileNetV2
@@ -71,7 +71,7 @@ def run_demo(dataset:str='digits', # 'digits' (offline, bundled with scikit-lear
     finder = lr_find(model, setup['search'], minimum_lr=setup['lr_range'][0], maximum_lr=setup['lr_range'][1],
                      num_steps=setup['search_steps'], verbose=verbose)
     max_lr = finder.suggestion()
-    ax = finder.plot_schedule(); ax.figure.savefig(out / 'lr_finder.png'); plt.close(ax.figure)
+    ax = finder.plot_schedule(method=SUGGESTION_METHODS); ax.figure.savefig(out / 'lr_finder.png'); plt.close(ax.figure)
     if verbose: print(f"2/3 one-cycle SGD, max_lr {max_lr:.3g}, {epochs} epochs")
     one_cycle = OneCycleLR(max_lr=max_lr, verbose=False)
     model.fit(setup['train'], epochs=epochs, callbacks=[one_cycle], verbose=verbose, shuffle=False)   # the pipelines shuffle
@@ -109,6 +109,6 @@ def main(argv=None):
     parser.add_argument('--quiet', action='store_true', help='no Keras progress bars')
     args = parser.parse_args(argv)
     s = run_demo(args.dataset, args.epochs, args.batch_size, args.output, args.seed, 0 if args.quiet else 1, args.cifar10_path, args.subset)
-    print(f"\n{s['dataset']}, {s['epochs']} epochs: suggested max LR {s['max_lr']:.3g} (valley); test accuracy one-cycle SGD "
+    print(f"\n{s['dataset']}, {s['epochs']} epochs: suggested max LR {s['max_lr']:.3g} (one_cycle); test accuracy one-cycle SGD "
           f"{s['one_cycle_test_accuracy']:.4f} vs Adam 2e-3 {s['adam_test_accuracy']:.4f}; wall time {s['wall_seconds']:.1f} s; "
           f"plots and summary.json in {args.output}/")

@@ -6,7 +6,7 @@
 __all__ = ['SUGGESTION_METHODS', 'smooth_losses', 'suggest_lr', 'LRFinder', 'lr_find']
 
 # %% ../nbs/02_lr_finder.ipynb #a443aa31
-import json, math, warnings
+import copy, json, math, warnings
 from pathlib import Path
 import numpy as np
 import keras
@@ -30,8 +30,10 @@ def smooth_losses(losses, # raw batch losses in order
     return _smooth(np.asarray(losses, dtype=float), beta)[0]
 
 # %% ../nbs/02_lr_finder.ipynb #b091ce0b
-SUGGESTION_METHODS = ('valley', 'steepest', 'minimum')
+SUGGESTION_METHODS = ('one_cycle', 'valley', 'steepest', 'minimum')
 _MIN_POINTS = 5
+_ONE_CYCLE_MARGIN = 2   # 'one_cycle' suggests the bottom's LR divided by this
+_MARKERS = dict(one_cycle='o', valley='s', steepest='v', minimum='^')   # how plots mark each method
 
 def _valley_index(losses):
     "Index half-way along the longest decreasing subsequence of `losses` (ending where it is longest)."
@@ -42,6 +44,15 @@ def _valley_index(losses):
     end = int(np.argmax(longest))
     start = end - longest[end] + 1
     return start + (end - start) // 2
+
+def _centred_median(values, window):
+    "Running median of `values` over `window` points centred on each point (fewer at the ends): smooth, without lag."
+    half = window // 2
+    return np.array([np.median(values[max(0, i - half):i + half + 1]) for i in range(len(values))])
+
+def _lag_free(raw_losses):
+    "The raw losses through a centred running median over 5% of the points (at least 5)."
+    return _centred_median(np.asarray(raw_losses, dtype=float), max(5, len(raw_losses) // 20))
 
 def _readable_points(lrs, losses, skip_start=0.1, skip_end=5):
     "The points a suggestion is read from: without the first `skip_start` fraction and the last `skip_end`, finite only."
@@ -55,18 +66,42 @@ def _can_suggest(lrs, losses): return len(_readable_points(lrs, losses)[0]) >= _
 
 def suggest_lr(lrs, # learning rates of the curve's points
                losses, # smoothed losses at those points
-               method:str='valley', # 'valley', 'steepest' or 'minimum'
+               method:str='one_cycle', # 'one_cycle' (max_lr for OneCycleLR), 'valley', 'steepest' or 'minimum'
                skip_start:float=0.1, # fraction of the points to leave out at the start
-               skip_end:int=5): # points to leave out at the end
+               skip_end:int=5, # points to leave out at the end
+               raw_losses=None): # the unsmoothed batch losses, which 'one_cycle' reads; None: it reads `losses`
     "A learning rate read off an LR range test curve by `method`."
     if method not in SUGGESTION_METHODS: raise ValueError(f"`method` must be one of {SUGGESTION_METHODS}; got {method!r}")
     _check_range('skip_start', skip_start, 0, 1, high_closed=False)
+    if method == 'one_cycle' and raw_losses is not None: losses = raw_losses
     if np.shape(lrs) != np.shape(losses): raise ValueError(f"`lrs` and `losses` must have the same length; got {len(lrs)} and {len(losses)}")
     lrs, losses = _readable_points(lrs, losses, skip_start, skip_end)
     if len(lrs) < _MIN_POINTS: raise ValueError(f"suggest_lr needs at least {_MIN_POINTS} finite points; got {len(lrs)}")
+    if method == 'one_cycle': return float(lrs[np.argmin(_lag_free(losses))] / _ONE_CYCLE_MARGIN)
     if method == 'minimum': return float(lrs[np.argmin(losses)] / 10)
     if method == 'steepest': return float(lrs[np.argmin(np.gradient(losses, np.log10(lrs)))])
     return float(lrs[_valley_index(losses)])
+
+# %% ../nbs/02_lr_finder.ipynb #80578032
+def _curve_problems(lrs, losses, raw_losses, stopped_early=False, planned_steps=None):
+    "Why this curve's suggestion should not be trusted: a list of messages, empty when it looks sound."
+    problems, n = [], len(raw_losses)
+    if stopped_early and planned_steps and n < 0.2 * planned_steps:
+        problems.append(f"the loss diverged after {n} of {planned_steps} steps (at LR {lrs[-1]:.3g}): "
+                        "minimum_lr is too high; lower it so the curve shows the loss falling first")
+    if not _can_suggest(lrs, losses): return problems
+    _, readable = _readable_points(lrs, raw_losses)
+    lag_free = _lag_free(readable)
+    fall = (lag_free[0] - lag_free.min()) / abs(lag_free[0])
+    if fall < 0.1:
+        problems.append(f"the loss barely falls over the range ({fall:.0%} of its start): widen the range (lower minimum_lr, "
+                        "higher maximum_lr), run more steps, or check that the model learns at all")
+    suggestions = {method: suggest_lr(lrs, losses, method, raw_losses=raw_losses) for method in SUGGESTION_METHODS}
+    others = [abs(np.log10(suggestions['one_cycle'] / lr)) for method, lr in suggestions.items() if method != 'one_cycle']
+    if min(others) > 1:
+        problems.append("the suggestion rules disagree by more than a decade (" + ', '.join(f'{m} {lr:.3g}' for m, lr in suggestions.items())
+                        + "): the curve has no clear bottom; run more steps, use lr_find(..., repeats=3), or read the plot")
+    return problems
 
 # %% ../nbs/02_lr_finder.ipynb #17c74e10
 _FINDER_FILE = 'finder.json'
@@ -91,20 +126,33 @@ def _clip(arrays, clip_beginning, clip_endding):
     return [a[clip_beginning or None:clip_endding or None] for a in arrays]
 
 # %% ../nbs/02_lr_finder.ipynb #b91e0de8
-def _plot_curve(lrs, losses, lr_scale, method='valley', ax=None, label=None):
-    "Plot one finder curve with its suggestion marked; returns the axes."
+def _plot_curve(lrs, losses, lr_scale, method='one_cycle', ax=None, label=None, raw_losses=None):
+    "Plot one finder curve with the suggestion of `method` (a name, several, or None) marked; returns the axes."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(7, 4))
     line, = ax.plot(lrs, losses, label=label)
-    if method is not None and _can_suggest(lrs, losses):
-        suggestion = suggest_lr(lrs, losses, method)
+    methods = () if method is None else (method,) if isinstance(method, str) else tuple(method)
+    if methods and _can_suggest(lrs, losses):
         finite = np.isfinite(losses)
-        at = np.interp(np.log10(suggestion), np.log10(lrs[finite]), losses[finite])
-        ax.plot([suggestion], [at], 'o', color=line.get_color(), markersize=8, label=f'{method}: {suggestion:.3g}')
+        for name in methods:
+            suggestion = suggest_lr(lrs, losses, name, raw_losses=raw_losses)
+            at = np.interp(np.log10(suggestion), np.log10(lrs[finite]), losses[finite])
+            ax.plot([suggestion], [at], _MARKERS[name], color=line.get_color(), markersize=8 if name == methods[0] else 6,
+                    markerfacecolor=None if name == methods[0] else 'none', label=f'{name}: {suggestion:.3g}')
     if lr_scale == 'exp': ax.set_xscale('log')
     ax.set(xlabel=f"learning rate{' (log scale)' if lr_scale == 'exp' else ''}", ylabel='loss (smoothed)')
     ax.legend()
     return ax
+
+def _plot_runs(ax, finder, clip_beginning=None, clip_endding=None):
+    "A repeated test's band (lowest to highest smoothed loss of its runs at each step) and each run's suggestion as a tick."
+    losses = np.full((len(finder.runs), len(finder.lrs)), np.nan)
+    for row, run in zip(losses, finder.runs): row[:len(run.losses)] = run.losses
+    lrs, low, high = _clip([finder.lrs, np.nanmin(losses, 0), np.nanmax(losses, 0)], clip_beginning, clip_endding)
+    ax.fill_between(lrs, low, high, alpha=0.25, label=f'lowest to highest of the {len(finder.runs)} runs')
+    if all(_can_suggest(run.lrs, run.losses) for run in finder.runs):
+        for lr in finder.run_suggestions(): ax.axvline(lr, ymax=0.08, color='black', linewidth=1)
+    ax.legend()
 
 # %% ../nbs/02_lr_finder.ipynb #c6884cb2
 class LRFinder(keras.callbacks.Callback):
@@ -148,7 +196,7 @@ class LRFinder(keras.callbacks.Callback):
         self.save_dir = None if save_dir is None else Path(save_dir)
         if self.save_dir is not None: self._check_writable()
         self.lrs = self.raw_losses = self.losses = np.zeros(0)
-        self.stopped_early, self._finished = False, True
+        self.stopped_early, self._finished, self.runs = False, True, []
 
     def _check_writable(self):
         "Make `save_dir` and prove a file can be written there, so a finished search is never lost."
@@ -207,7 +255,7 @@ class LRFinder(keras.callbacks.Callback):
     def _compute_loss_recording(self, compute_loss):
         def recording(x=None, y=None, y_pred=None, sample_weight=None, training=True):
             loss = compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
-            if training: self._record(self._step(), loss)
+            if training: self._record(self._step(), self._data_loss(loss))
             return loss
         return recording
 
@@ -216,7 +264,13 @@ class LRFinder(keras.callbacks.Callback):
         if self.validation_indices is not None:
             rows = ops.take(self._validation_index_table, ops.minimum(step, self.ramp.total_steps - 1), axis=0)
             x, y = ops.take(x, rows, axis=0), ops.take(y, rows, axis=0)
-        return self.model._compute_loss(x=x, y=y, y_pred=self.model(x, training=False), training=False)
+        return self._data_loss(self.model._compute_loss(x=x, y=y, y_pred=self.model(x, training=False), training=False))
+
+    def _data_loss(self, loss):
+        "`loss` without the model's regularization penalties (L2 kernel regularizers...), so curves with different penalties compare."
+        penalties = self.model.losses
+        if not penalties: return loss
+        return ops.cast(loss, 'float32') - ops.sum(ops.stack([ops.cast(ops.sum(p), 'float32') for p in penalties]))
 
     def _train_step_recording_validation(self, train_step):
         def recording(data):
@@ -263,13 +317,32 @@ class LRFinder(keras.callbacks.Callback):
             for name in ('_compute_loss', 'train_step'): vars(self.model).pop(name, None)
             self.model.make_train_function(force=True)
             if self.save_dir is not None: self.save(self.save_dir)
-        if self.verbose:
-            suggestion = f"suggested learning rate {self.suggestion():.3g} (valley)" if _can_suggest(self.lrs, self.losses) else "too few points to suggest a learning rate"
-            print(f"LRFinder: {len(self.losses)} steps{' (stopped early: the loss diverged)' if self.stopped_early else ''}; {suggestion}")
+        self._report()
 
-    def suggestion(self, method:str='valley'): # 'valley', 'steepest' or 'minimum'
+    def _report(self):
+        "Warn about a curve not to trust, and print the suggestion when verbose."
+        problems = _curve_problems(self.lrs, self.losses, self.raw_losses, self.stopped_early, self.ramp.total_steps)
+        if len(self.runs) > 1 and all(_can_suggest(run.lrs, run.losses) for run in self.runs) and self.spread() > 10:
+            problems.append(f"the {len(self.runs)} runs' suggestions span {self.spread():.0f}x ({', '.join(f'{lr:.3g}' for lr in self.run_suggestions())}): "
+                            "the curve depends on the batch order; run more steps or more repeats")
+        for problem in problems: warnings.warn(f"LRFinder: {problem}", UserWarning, stacklevel=3)
+        if self.verbose:
+            suggestion = f"suggested max_lr {self.suggestion():.3g} (one_cycle)" if _can_suggest(self.lrs, self.losses) else "too few points to suggest a learning rate"
+            runs = f" (median of {len(self.runs)} runs; their suggestions span {self.spread():.2g}x)" if len(self.runs) > 1 else ''
+            print(f"LRFinder: {len(self.losses)} steps{' (stopped early: the loss diverged)' if self.stopped_early else ''}; {suggestion}{runs}")
+
+    def suggestion(self, method:str='one_cycle'): # 'one_cycle' (max_lr for OneCycleLR), 'valley', 'steepest' or 'minimum'
         "The learning rate this curve suggests."
-        return suggest_lr(self.lrs, self.losses, method)
+        return suggest_lr(self.lrs, self.losses, method, raw_losses=self.raw_losses)
+
+    def run_suggestions(self, method:str='one_cycle'): # a suggestion method
+        "Each run's suggestion, for a repeated test (`lr_find(..., repeats=k)`)."
+        return [run.suggestion(method) for run in self.runs]
+
+    def spread(self, method:str='one_cycle'): # a suggestion method
+        "Largest over smallest of the runs' suggestions: 1 when they agree; 1 for a single run."
+        suggestions = self.run_suggestions(method) or [1.]
+        return max(suggestions) / min(suggestions)
 
     def save(self, directory): # folder to write lrs.npy, losses.npy and finder.json in
         "Save the curve in the old format (lrs.npy, losses.npy) and as a self-describing finder.json."
@@ -285,11 +358,13 @@ class LRFinder(keras.callbacks.Callback):
     def plot_schedule(self,
                       clip_beginning:int=None, # points to leave out at the start
                       clip_endding:int=None, # keep points up to this index (negative: leave out that many at the end)
-                      method:str='valley', # suggestion to mark; None: no marker
+                      method='one_cycle', # suggestion to mark, several (e.g. SUGGESTION_METHODS), or None
                       ax=None): # matplotlib axes to draw on
         "Plot the loss against the learning rate, with the suggestion marked."
-        lrs, losses = _clip([self.lrs, self.losses], clip_beginning, clip_endding)
-        return _plot_curve(lrs, losses, self.lr_scale, method, ax)
+        lrs, losses, raw = _clip([self.lrs, self.losses, self.raw_losses], clip_beginning, clip_endding)
+        ax = _plot_curve(lrs, losses, self.lr_scale, method, ax, raw_losses=raw, label=f'median of {len(self.runs)} runs' if self.runs else None)
+        if self.runs: _plot_runs(ax, self, clip_beginning, clip_endding)
+        return ax
 
     @classmethod
     def restore_schedule_from_dir(cls,
@@ -302,46 +377,85 @@ class LRFinder(keras.callbacks.Callback):
         return losses, lrs
 
     @classmethod
-    def plot_schedule_from_file(cls, directory, clip_beginning=None, clip_endding=None, method='valley', ax=None):
+    def plot_schedule_from_file(cls, directory, clip_beginning=None, clip_endding=None, method='one_cycle', ax=None):
         "Plot a saved search (this package's folders or the old ones)."
         curve = _read_finder_dir(directory)
-        lrs, losses = _clip([curve['lrs'], curve['losses']], clip_beginning, clip_endding)
-        return _plot_curve(lrs, losses, curve['lr_scale'], method, ax, label=Path(directory).name)
+        lrs, losses, raw = _clip([curve['lrs'], curve['losses'], curve['raw_losses']], clip_beginning, clip_endding)
+        return _plot_curve(lrs, losses, curve['lr_scale'], method, ax, label=Path(directory).name, raw_losses=raw)
 
     plot_schedule_from_dir = plot_schedule_from_file  # the old README's name
 
 # %% ../nbs/02_lr_finder.ipynb #e7f01cde
+_MIN_ARRAY_STEPS = 100   # an array test runs at least this many steps, going over the data again as needed (as fastai)
+
 def _state_variables(model):
     "Every variable training changes: the model's (weights, statistics, seed states) and its optimizers' (a wrapped one too)."
     optimizers = [model.optimizer, _updating_optimizer(model.optimizer)]
     unique = {id(v): v for v in [*model.variables, *(v for o in optimizers for v in o.variables)]}
     return list(unique.values())
 
+def _shuffled_batches(x, y, batch_size, steps, seed):
+    "`steps` batches of the arrays `x`, `y` in one pass: whole shuffles of the data, one after another, as many as needed."
+    count = len(keras.tree.flatten(x)[0])
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(count) for _ in range(math.ceil(steps * batch_size / count))])[:steps * batch_size]
+    return tuple(keras.tree.map_structure(lambda a: np.asarray(a)[order], data) for data in (x, y))
+
+def _median_of(finders):
+    "A finder holding the median curve of `finders` (one test repeated); each run stays in its `runs`."
+    raw = np.full((len(finders), max(len(f.raw_losses) for f in finders)), np.inf)   # a run that stopped early counts as diverged
+    for row, finder in zip(raw, finders): row[:len(finder.raw_losses)] = finder.raw_losses
+    median = copy.copy(finders[0])
+    median.runs, median.raw_losses = finders, np.median(raw, axis=0)
+    median.losses = smooth_losses(median.raw_losses, median.loss_smoothing_beta)
+    median.lrs = median.ramp.lr(np.arange(len(median.raw_losses)))
+    median.stopped_early = all(f.stopped_early for f in finders)
+    return median
+
+# %% ../nbs/02_lr_finder.ipynb #e7f01cde
 def lr_find(model, # a compiled Keras model
             x, # training inputs: arrays, or a tf.data.Dataset of (x, y)
             y=None, # training targets for array inputs
-            batch_size:int=None, # batch size for array inputs (Keras' default 32 when None)
+            batch_size:int=None, # the batch size you will train with (array inputs; Keras' default 32 when None)
             minimum_lr:float=1e-5, # LR of the first step
             maximum_lr:float=10., # LR of the last step
             lr_scale:str='exp', # 'exp' or 'linear'
-            num_steps:int=None, # steps in the test; None: one epoch
+            num_steps:int=None, # steps in the test; None: one epoch (for arrays at least 100 steps, going over the data again)
             validation_data:tuple=None, # (x, y): record the validation loss instead of the training loss
             validation_sample_rate:int=5, # validation batches per step; negative: all of it
             stopping_criterion_factor:float=4., # stop when the smoothed loss > factor x best; None: never
             loss_smoothing_beta:float=0.98, # smoothing factor
-            save_dir:str=None, # folder to save the curve in
+            save_dir:str=None, # folder to save the curve in (with repeats: the median, and each run in run-<k>/)
             verbose:int=1, # Keras progress bar and the printed suggestion
-            seed:int=0, # seed for the validation batches
-            callbacks:list=()): # more callbacks for the run (TensorBoard, ...)
+            seed:int=0, # seed for the batch order of arrays and the validation batches (run k uses seed + k)
+            callbacks:list=(), # more callbacks for the run (TensorBoard, ...)
+            repeats:int=1): # runs from the same state with different batch orders; >1 returns their median curve
     "Run the LR range test on `model`, restore it exactly, and return the `LRFinder` with the curve."
+    if getattr(model, 'optimizer', None) is None or not getattr(model, 'compiled', True):
+        raise ValueError("lr_find needs a compiled model: call model.compile(optimizer, loss) first")
+    _check_count('repeats', repeats)
+    if y is not None:
+        batch_size = batch_size or 32
+        num_steps = num_steps or max(_MIN_ARRAY_STEPS, math.ceil(len(keras.tree.flatten(x)[0]) / batch_size))
     if not model.optimizer.built: model.optimizer.build(model.trainable_variables)
     state = _state_variables(model)
     saved = [ops.convert_to_numpy(v) for v in state]
-    finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, lr_scale, validation_data, validation_sample_rate,
-                      stopping_criterion_factor, loss_smoothing_beta, save_dir, bool(verbose), num_steps=num_steps, seed=seed)
-    try: model.fit(x, y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=y is not None,   # shuffle arrays, not datasets
-                   callbacks=[finder, *callbacks], verbose=verbose)
-    finally:
-        finder.finish()
-        for variable, value in zip(state, saved): variable.assign(value)
-    return finder
+    finders = []
+    for run in range(repeats):
+        run_dir = save_dir if save_dir is None or repeats == 1 else Path(save_dir) / f'run-{run}'
+        finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, lr_scale, validation_data, validation_sample_rate, stopping_criterion_factor,
+                          loss_smoothing_beta, run_dir, bool(verbose) and repeats == 1, num_steps=num_steps, seed=seed + run)
+        run_x, run_y = (x, y) if y is None else _shuffled_batches(x, y, batch_size, num_steps, seed + run)
+        try:
+            with warnings.catch_warnings(record=repeats > 1):   # a repeated test warns once, about the median
+                model.fit(run_x, run_y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=False,
+                          callbacks=[finder, *callbacks], verbose=verbose)
+        finally:
+            finder.finish()
+            for variable, value in zip(state, saved): variable.assign(value)
+        finders.append(finder)
+    if repeats == 1: return finders[0]
+    median = _median_of(finders)
+    if save_dir is not None: median.save(save_dir)
+    median._report()
+    return median

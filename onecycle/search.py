@@ -9,7 +9,7 @@ __all__ = ['SearchResult', 'find_momentum', 'find_weight_decay']
 from pathlib import Path
 import numpy as np
 import keras
-from .lr_finder import LRFinder, _plot_curve
+from .lr_finder import LRFinder, _plot_curve, _lag_free
 
 # %% ../nbs/03_search.ipynb #ce9d67b7
 def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validation_data=None, batch_size=None, num_steps=None,
@@ -36,22 +36,24 @@ class SearchResult:
 
     @property
     def table(self):
-        "One row per value: min_loss, lr_at_min, upper_half_loss, noise."
+        "One row per value: min_loss (smoothed), lr_at_min, noise (of the raw losses around their lag-free curve)."
         rows = []
         for value, finder in self.finders.items():
-            losses, lrs, raw = finder.losses, finder.lrs, finder.raw_losses
-            upper = losses[len(losses) // 2:]
-            rows.append({self.name: value, 'min_loss': float(np.min(losses)), 'lr_at_min': float(lrs[np.argmin(losses)]),
-                         'upper_half_loss': float(np.mean(upper)), 'noise': float(np.std(raw - losses) / np.mean(losses))})
+            raw = np.asarray(finder.raw_losses, dtype=float)
+            finite = np.isfinite(raw)
+            rows.append({self.name: value, 'min_loss': float(np.min(finder.losses)), 'lr_at_min': float(finder.lrs[np.argmin(finder.losses)]),
+                         'noise': float(np.std(raw[finite] - _lag_free(raw[finite])))})
         return rows
 
     @property
     def recommended(self):
-        "The steadiest-enough value with the lowest loss over the upper half of the LR range."
+        "Within 5% of the lowest loss, the steady enough (noise <= 1.5x the least), lowest-loss value."
         rows = self.table
-        least_noise = min(row['noise'] for row in rows)
-        steady = [row for row in rows if row['noise'] <= 1.5 * least_noise]
-        return min(steady, key=lambda row: row['upper_half_loss'])[self.name]
+        best = min(row['min_loss'] for row in rows)
+        close = [row for row in rows if row['min_loss'] <= best + 0.05 * abs(best)]
+        least_noise = min(row['noise'] for row in close)
+        steady = [row for row in close if row['noise'] <= 1.5 * least_noise]
+        return min(steady, key=lambda row: row['min_loss'])[self.name]
 
     def plot(self, ax=None, clip_beginning:int=None):
         "All the curves on one plot, loss against the (linear) learning rate."
@@ -61,9 +63,9 @@ class SearchResult:
         return ax
 
     def __repr__(self):
-        lines = [f"{self.name:>14s} {'min_loss':>9s} {'lr_at_min':>10s} {'upper_half':>10s} {'noise':>7s}"]
+        lines = [f"{self.name:>14s} {'min_loss':>9s} {'lr_at_min':>10s} {'noise':>7s}"]
         for row in self.table:
-            lines.append(f"{row[self.name]!s:>14s} {row['min_loss']:9.4f} {row['lr_at_min']:10.4g} {row['upper_half_loss']:10.4f} {row['noise']:7.4f}")
+            lines.append(f"{row[self.name]!s:>14s} {row['min_loss']:9.4f} {row['lr_at_min']:10.4g} {row['noise']:7.4f}")
         return '\n'.join(lines + [f"recommended {self.name}: {self.recommended}"])
 
 # %% ../nbs/03_search.ipynb #977fa736

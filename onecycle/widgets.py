@@ -132,12 +132,12 @@ class FinderExplorer:
         self.widget = w.VBox([self.interactive, self.info])
 
     def _update(self, clip_beginning, clip_endding, beta, method):
-        lrs, losses = _clip([self.lrs, smooth_losses(self.raw_losses, beta)], clip_beginning, -clip_endding if clip_endding else None)
+        lrs, losses, raw = _clip([self.lrs, smooth_losses(self.raw_losses, beta), self.raw_losses], clip_beginning, -clip_endding if clip_endding else None)
         self.line.set_data(lrs, losses)
         finite = np.isfinite(losses)
         if finite.any(): self.ax.set_ylim(np.nanmin(losses[finite]) - 0.05, np.nanmax(losses[finite]) + 0.05)
         if len(lrs) > 1: self.ax.set_xlim(lrs[0], lrs[-1])
-        try: self.suggestion = suggest_lr(lrs, losses, method)
+        try: self.suggestion = suggest_lr(lrs, losses, method, raw_losses=raw)
         except ValueError as e:
             self.suggestion = None; self.marker.set_data([], []); self.info.value = _error(e)
         else:
