@@ -20,6 +20,7 @@ import keras
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from onecycle import OneCycleLR, lr_find
+from onecycle.demo import digits_mlp
 
 def split(seed):
     "Digits in [0, 1]: (train, validation, test) as (x, y) arrays, stratified 60/20/20, a different split per seed."
@@ -29,17 +30,15 @@ def split(seed):
     x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.25, random_state=seed, stratify=y_rest)
     return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
-def mlp():
-    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation='relu'), keras.layers.Dense(10)])
-
-def cnn():
+def cnn(seed):
+    keras.utils.set_random_seed(seed)
     return keras.Sequential([keras.Input((64,)), keras.layers.Reshape((8, 8, 1)),
                              keras.layers.Conv2D(32, 3, padding='same', activation='relu'),
                              keras.layers.Conv2D(32, 3, padding='same', activation='relu'), keras.layers.MaxPooling2D(),
                              keras.layers.Conv2D(64, 3, padding='same', activation='relu'), keras.layers.MaxPooling2D(),
                              keras.layers.Flatten(), keras.layers.Dense(10)])
 
-PROBLEMS = {'mlp': (mlp, 'digits MLP 64-128-10'), 'cnn': (cnn, 'digits CNN (3 conv layers)')}
+PROBLEMS = {'mlp': (digits_mlp, 'digits MLP 64-128-10'), 'cnn': (cnn, 'digits CNN (3 conv layers)')}
 BATCH = 64
 ADAM_GRID, SGD_GRID = (1e-3, 2e-3, 5e-3, 1e-2), (0.01, 0.03, 0.1, 0.3)
 ONE_CYCLE_GRID = {'sgd': (0.01, 0.03, 0.1, 0.3, 1., 3.), 'adam': (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)}
@@ -50,8 +49,7 @@ def optimizer(kind, lr=1e-3):
     return keras.optimizers.Adam(lr)
 
 def compiled(build, seed, opt):
-    keras.utils.set_random_seed(seed)   # the same initial weights for every contestant of a seed
-    model = build()
+    model = build(seed)   # the same initial weights for every contestant of a seed
     model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
     return model
 
@@ -107,7 +105,7 @@ def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), quick=False):
             for lr in grids[kind]:
                 runs.setdefault(f'one-cycle {label}, best grid max_lr', {}).setdefault(lr, {}).update(
                     {(seed, b): one_cycle_run(build, opt_kind, lr, split_, b, seed) for b in budgets})
-    return dict(problem=problem, seeds=seeds, budgets=budgets, runs=runs, suggestions=suggestions, test_size=len(split(0)[2][1]))
+    return dict(problem=problem, seeds=seeds, budgets=budgets, runs=runs, suggestions=suggestions, test_size=len(split_[2][1]))
 
 def table(result):
     "Per contestant and budget: (picked setting, median test accuracy), the setting picked on mean validation accuracy."
@@ -149,11 +147,12 @@ def plot(results, path):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4), squeeze=False)
     for ax, result in zip(axes[0], results):
-        for name, by_budget in table(result).items():
+        rows = table(result)
+        for name, by_budget in rows.items():
             ax.plot(result['budgets'], [acc for _, acc in by_budget.values()], 'o-', label=name)
         ax.set(xscale='log', xlabel='optimizer steps (log scale)', ylabel='median test accuracy', title=PROBLEMS[result['problem']][1])
-        ax.set_xticks(result['budgets'], [str(b) for b in result['budgets']]); ax.grid(alpha=0.3)
-        ax.set_ylim(max(0, min(acc for r in table(result).values() for _, acc in r.values()) - 0.02), 1)
+        ax.minorticks_off(); ax.set_xticks(result['budgets'], [str(b) for b in result['budgets']]); ax.grid(alpha=0.3)
+        ax.set_ylim(max(0, min(acc for r in rows.values() for _, acc in r.values()) - 0.02), 1)
     axes[0][0].legend(fontsize=8); fig.tight_layout(); fig.savefig(path); plt.close(fig)
 
 if __name__ == '__main__':

@@ -446,16 +446,17 @@ def lr_find(model, # a compiled Keras model
         finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, lr_scale, validation_data, validation_sample_rate, stopping_criterion_factor,
                           loss_smoothing_beta, run_dir, bool(verbose) and repeats == 1, num_steps=num_steps, seed=seed + run)
         run_x, run_y = (x, y) if y is None else _shuffled_batches(x, y, batch_size, num_steps, seed + run)
-        try:
-            with warnings.catch_warnings(record=repeats > 1):   # a repeated test warns once, about the median
-                model.fit(run_x, run_y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=False,
-                          callbacks=[finder, *callbacks], verbose=verbose)
-        finally:
-            finder.finish()
-            for variable, value in zip(state, saved): variable.assign(value)
+        with warnings.catch_warnings():
+            if repeats > 1: warnings.filterwarnings('ignore', message='LRFinder: ', category=UserWarning)   # warn once, about the median
+            try: model.fit(run_x, run_y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=False,
+                           callbacks=[finder, *callbacks], verbose=verbose)
+            finally:
+                finder.finish()
+                for variable, value in zip(state, saved): variable.assign(value)
         finders.append(finder)
     if repeats == 1: return finders[0]
     median = _median_of(finders)
+    median.verbose = bool(verbose)
     if save_dir is not None: median.save(save_dir)
     median._report()
     return median
