@@ -50,34 +50,77 @@ def _sgd_update_step(optimizer, momentum):
     return update_step
 
 # %% ../nbs/01_callbacks.ipynb #104de14d
-class _InGraphSchedule:
-    "While installed, each `optimizer.apply` uses the LR and momentum of `schedule` at step `iterations - offset`, in-graph."
-    def __init__(self, optimizer, schedule):
-        self.optimizer, self.schedule = optimizer, schedule
-        self.momentum_attribute = _momentum_attribute(optimizer) if schedule.cycles_momentum else None
-        self.offset = keras.Variable(0, dtype='int64', trainable=False, name='one_cycle_offset')
+def _iterations(optimizer):
+    "The optimizer's update count as a Python int, on every backend and under tf.distribute (a MirroredVariable has no `int()`)."
+    return int(ops.convert_to_numpy(optimizer.iterations))
 
-    def install(self): self.optimizer.apply = self._apply
-    def remove(self): vars(self.optimizer).pop('apply', None)
+def _retrace(model):
+    "`model.make_train_function(force=True)`, traced anew on JAX too, where a jit of an equal function reuses its compiled step (and all bound `model.train_step`s are equal)."
+    if keras.backend.backend() != 'jax': return model.make_train_function(force=True)
+    own, step = vars(model).get('train_step'), model.train_step
+    model.train_step = lambda state, data: step(state, data)   # a new function object: a new trace
+    try: model.make_train_function(force=True)
+    finally:
+        if own is None: del model.train_step
+        else: model.train_step = own
+
+_OVERRIDDEN = ('_get_current_learning_rate', 'beta_1', 'update_step', 'momentum')   # what `_overrides` may set on the optimizer
+
+class _InGraphSchedule:
+    "While installed, each `optimizer.apply` of `model`'s train function uses the LR and momentum of `schedule` at step `iterations - offset`."
+    def __init__(self, model, optimizer, schedule, on_remove=None):
+        self.model, self.optimizer, self.schedule, self.on_remove = model, optimizer, schedule, on_remove
+        self.momentum_attribute = _momentum_attribute(optimizer) if schedule.cycles_momentum else None
+        self.offset, self.installed, self._batch_announced = None, False, False
+
+    def install(self, offset:int): # the value of `iterations` at the schedule's step 0
+        "Put the schedule in the train step; retraces only when the offset changed."
+        if self.installed and offset == self.offset: return
+        if not self.installed: self._originals = {name: vars(self.optimizer)[name] for name in _OVERRIDDEN if name in vars(self.optimizer)}
+        self.offset, self.installed = offset, True
+        self.optimizer.apply = self._apply
+        _retrace(self.model)
+        compiled = self.model.train_function
+        def train_function(*args, **kwargs):
+            if not self._batch_announced:   # a fit this schedule is not part of: the one that installed it never ended
+                self.remove()
+                return self.model.train_function(*args, **kwargs)
+            self._batch_announced = False
+            return compiled(*args, **kwargs)
+        self.model.train_function = train_function
+
+    def announce_batch(self):
+        "Called by the owning callback's `on_train_batch_begin`: the next train-function call belongs to its `fit`."
+        self._batch_announced = True
+
+    def remove(self):
+        "Take the schedule out: the optimizer and the train function as compiled; safe to call twice."
+        if not self.installed: return
+        self.installed = False
+        vars(self.optimizer).pop('apply', None)
+        if self.on_remove: self.on_remove()
+        _retrace(self.model)
 
     def _overrides(self):
-        "The optimizer attributes that carry this step's values, as graph tensors."
+        "The optimizer attributes that carry this step's values, as tensors."
         step = ops.cast(self.optimizer.iterations - self.offset, 'float32')
         lr = self.schedule.lr(step, xp=ops)
         overrides = {'_get_current_learning_rate': lambda: lr}
         if self.momentum_attribute == 'beta_1': overrides['beta_1'] = self.schedule.momentum(step, xp=ops)
-        if self.momentum_attribute == 'momentum': overrides['update_step'] = _sgd_update_step(self.optimizer, self.schedule.momentum(step, xp=ops))
+        if self.momentum_attribute == 'momentum':
+            momentum = self.schedule.momentum(step, xp=ops)
+            if keras.backend.backend() == 'torch': overrides['momentum'] = momentum   # read by its fused `_parallel_update_step`
+            else: overrides['update_step'] = _sgd_update_step(self.optimizer, momentum)
         return overrides
 
     def _apply(self, grads, trainable_variables=None):
-        optimizer, overrides = self.optimizer, self._overrides()
-        saved = {name: vars(optimizer)[name] for name in overrides if name in vars(optimizer)}
-        for name, value in overrides.items(): setattr(optimizer, name, value)
+        optimizer = self.optimizer
+        for name, value in self._overrides().items(): setattr(optimizer, name, value)
         try: return type(optimizer).apply(optimizer, grads, trainable_variables)
         finally:
-            for name in overrides:
-                if name in saved: setattr(optimizer, name, saved[name])
-                else: delattr(optimizer, name)
+            for name in _OVERRIDDEN:
+                if name in self._originals: setattr(optimizer, name, self._originals[name])
+                else: vars(optimizer).pop(name, None)
 
 # %% ../nbs/01_callbacks.ipynb #ce52a4bc
 def _check_count(name, value):
@@ -126,30 +169,35 @@ class OneCycleLR(keras.callbacks.Callback):
         self.cycle, self.history = None, {}
 
     def on_train_begin(self, logs=None):
+        self.optimizer = _updating_optimizer(self.model.optimizer)
         self.steps_per_epoch = _steps_per_epoch(self.num_samples, self.batch_size, self.params.get('steps'))
-        total = self.total_steps or (self.steps_per_epoch and self.params['epochs'] * self.steps_per_epoch)
+        self._accumulation = getattr(self.optimizer, 'gradient_accumulation_steps', None) or 1   # batches per optimizer update
+        total = self.total_steps or (self.steps_per_epoch and self.params['epochs'] * self.steps_per_epoch // self._accumulation)
         if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. "
                                        "Pass num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
         self.cycle = one_cycle(total, **self.cycle_arguments)
-        self.optimizer = _updating_optimizer(self.model.optimizer)
-        self._in_graph = _InGraphSchedule(self.optimizer, self.cycle)
-        self._in_graph.install()
-        self.model.make_train_function(force=True)  # retrace once, with the cycle in the step
+        self._in_graph = _InGraphSchedule(self.model, self.optimizer, self.cycle)
         self.history, self._next_step = {'lr': [], **({'momentum': []} if self.cycle.cycles_momentum else {})}, None
 
+    def _first_update(self, epoch):
+        "The cycle step of epoch `epoch`'s first optimizer update (steps count updates, not batches)."
+        return epoch * self.steps_per_epoch // self._accumulation
+
     def on_epoch_begin(self, epoch, logs=None):
-        "Anchor the cycle: epoch `epoch` starts at cycle step `epoch * steps_per_epoch`."
-        self._epoch_begin_iteration = int(self.optimizer.iterations)
-        if self.steps_per_epoch: self._epoch_first_step = epoch * self.steps_per_epoch
+        "Anchor the cycle: epoch `epoch` starts at cycle step `epoch * steps_per_epoch` (in optimizer updates)."
+        self._epoch_begin_iteration = _iterations(self.optimizer)
+        if self.steps_per_epoch: self._epoch_first_step = self._first_update(epoch)
         elif self._next_step is not None: self._epoch_first_step = self._next_step
         elif epoch: raise ValueError(f"OneCycleLR cannot resume at initial_epoch={epoch} without knowing the steps per epoch: "
                                      "pass num_samples and batch_size, or steps_per_epoch to `fit`")
         else: self._epoch_first_step = 0
-        self._in_graph.offset.assign(self._epoch_begin_iteration - self._epoch_first_step)
+        self._in_graph.install(self._epoch_begin_iteration - self._epoch_first_step)   # retraces only if the anchor moved
+
+    def on_train_batch_begin(self, batch, logs=None): self._in_graph.announce_batch()
 
     def on_epoch_end(self, epoch, logs=None):
-        steps_run = int(self.optimizer.iterations) - self._epoch_begin_iteration
-        if self.steps_per_epoch: steps_run = min(steps_run, self.steps_per_epoch)  # see "unknown length" below
+        steps_run = _iterations(self.optimizer) - self._epoch_begin_iteration
+        if self.steps_per_epoch: steps_run = min(steps_run, self._first_update(epoch + 1) - self._epoch_first_step)   # see `tf.data` below
         self._next_step = self._epoch_first_step + steps_run
         if not steps_run: return
         steps = np.arange(self._epoch_first_step, self._next_step)
@@ -161,6 +209,4 @@ class OneCycleLR(keras.callbacks.Callback):
         if self.verbose:
             print(f" - lr: {self.history['lr'][-1]:.6g}" + (f" - momentum: {self.history['momentum'][-1]:.4g}" if 'momentum' in self.history else ''))
 
-    def on_train_end(self, logs=None):
-        self._in_graph.remove()
-        self.model.make_train_function(force=True)  # later fits trace the optimizer as compiled
+    def on_train_end(self, logs=None): self._in_graph.remove()   # later fits trace the optimizer as compiled

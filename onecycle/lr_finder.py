@@ -6,13 +6,13 @@
 __all__ = ['SUGGESTION_METHODS', 'smooth_losses', 'suggest_lr', 'LRFinder', 'lr_find']
 
 # %% ../nbs/02_lr_finder.ipynb #a443aa31
-import copy, json, math, warnings
+import contextlib, copy, json, math, warnings
 from pathlib import Path
 import numpy as np
 import keras
 from keras import ops
 from .schedules import LRRamp, _check_range
-from .callbacks import _InGraphSchedule, _updating_optimizer, _check_count, _steps_per_epoch
+from .callbacks import _InGraphSchedule, _iterations, _updating_optimizer, _check_count, _steps_per_epoch
 
 # %% ../nbs/02_lr_finder.ipynb #622b3111
 def _smooth(losses, beta, average=0., count=0):
@@ -154,6 +154,25 @@ def _plot_runs(ax, finder, clip_beginning=None, clip_endding=None):
         for lr in finder.run_suggestions(): ax.axvline(lr, ymax=0.08, color='black', linewidth=1)
     ax.legend()
 
+# %% ../nbs/02_lr_finder.ipynb #93622919
+class _LossRecord(keras.metrics.Metric):
+    "The loss of each of `steps` steps, written in-graph; a metric so every backend carries it through the step; reports nothing."
+    def __init__(self, steps):
+        super().__init__(name='lr_finder_record')
+        self.steps = steps
+        self.losses = self.add_variable((steps,), initializer='zeros', dtype='float32', name='losses')
+        self.count = self.add_variable((), initializer='zeros', dtype='int32', name='count')
+
+    def update_state(self, loss):
+        "Write `loss` at the next position; steps past the end are counted but not kept."
+        losses, count = self.losses.value, self.count.value
+        updated = ops.slice_update(losses, [ops.minimum(count, self.steps - 1)], ops.reshape(ops.cast(loss, 'float32'), (1,)))
+        self.losses.assign(ops.where(count < self.steps, updated, losses))
+        self.count.assign(count + 1)
+
+    def result(self): return {}   # nothing in the logs
+    def reset_state(self): pass   # the record spans the test: Keras resets metrics at every epoch and evaluation
+
 # %% ../nbs/02_lr_finder.ipynb #c6884cb2
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over one epoch, record the true per-step loss, stop on divergence."
@@ -222,14 +241,13 @@ class LRFinder(keras.callbacks.Callback):
                           "The curve is recorded over the first epoch only; later epochs train at maximum_lr")
         self.ramp = LRRamp(self._total_steps(), self.minimum_lr, self.maximum_lr, self.lr_scale)
         self.optimizer = _updating_optimizer(self.model.optimizer)
-        self._in_graph = _InGraphSchedule(self.optimizer, self.ramp)
-        self._recorded_losses = keras.Variable(np.zeros(self.ramp.total_steps, 'float32'), trainable=False, name='lr_finder_losses')
+        self._in_graph = _InGraphSchedule(self.model, self.optimizer, self.ramp, on_remove=self._unpatch_model)
+        self._record = _LossRecord(self.ramp.total_steps)
+        self.model._metrics.append(self._record)   # taken out again by `_unpatch_model`
         if self.validation_data is None: self.model._compute_loss = self._compute_loss_recording(self.model._compute_loss)
         else:
             self._prepare_validation()
             self.model.train_step = self._train_step_recording_validation(self.model.train_step)
-        self._in_graph.install()
-        self.model.make_train_function(force=True)
         self.lrs = self.raw_losses = self.losses = np.zeros(0)
         self._average, self._best, self._anchored, self.stopped_early, self._finished = 0., math.inf, False, False, False
 
@@ -244,18 +262,14 @@ class LRFinder(keras.callbacks.Callback):
             self.validation_indices = rng.integers(0, len(x), size=(self.ramp.total_steps, rows)).astype('int32')
             self._validation_index_table = keras.Variable(self.validation_indices, trainable=False)
 
-    def _step(self): return self.optimizer.iterations - self._in_graph.offset
-
-    def _record(self, step, loss):
-        "Write `loss` at position `step` of the buffer, in-graph; steps past the test leave it unchanged."
-        index = ops.minimum(step, self.ramp.total_steps - 1)
-        updated = ops.slice_update(self._recorded_losses, [index], ops.reshape(ops.cast(loss, 'float32'), (1,)))
-        self._recorded_losses.assign(ops.where(step < self.ramp.total_steps, updated, self._recorded_losses))
+    def _unpatch_model(self):
+        for name in ('_compute_loss', 'train_step'): vars(self.model).pop(name, None)
+        if self._record in self.model._metrics: self.model._metrics.remove(self._record)
 
     def _compute_loss_recording(self, compute_loss):
         def recording(x=None, y=None, y_pred=None, sample_weight=None, training=True):
             loss = compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
-            if training: self._record(self._step(), self._data_loss(loss))
+            if training: self._record.update_state(self._data_loss(loss))
             return loss
         return recording
 
@@ -264,32 +278,50 @@ class LRFinder(keras.callbacks.Callback):
         if self.validation_indices is not None:
             rows = ops.take(self._validation_index_table, ops.minimum(step, self.ramp.total_steps - 1), axis=0)
             x, y = ops.take(x, rows, axis=0), ops.take(y, rows, axis=0)
-        return self._data_loss(self.model._compute_loss(x=x, y=y, y_pred=self.model(x, training=False), training=False))
+        return self._data_loss(self._model._compute_loss(x=x, y=y, y_pred=self._model(x, training=False), training=False))
 
     def _data_loss(self, loss):
         "`loss` without the model's regularization penalties (L2 kernel regularizers...), so curves with different penalties compare."
-        penalties = self.model.losses
+        penalties = self._model.losses   # `_model`: on JAX, `model` would bring back the last step's state in the middle of this one's trace
         if not penalties: return loss
         return ops.cast(loss, 'float32') - ops.sum(ops.stack([ops.cast(ops.sum(p), 'float32') for p in penalties]))
 
     def _train_step_recording_validation(self, train_step):
+        if keras.backend.backend() == 'jax': return self._jax_train_step_recording_validation(train_step)
         def recording(data):
-            step = self._step()
+            step = self._record.count
             logs = train_step(data)
-            self._record(step, self._validation_loss(step))
+            self._record.update_state(self._validation_loss(step))
             return logs
+        return recording
+
+    def _jax_train_step_recording_validation(self, train_step):
+        "JAX's pure `train_step(state, data)`, then the validation loss of the updated state, written into the state's record."
+        model = self._model
+        def recording(state, data):
+            logs, (trainable, non_trainable, optimizer_variables, metrics_variables) = train_step(state, data)
+            mapping = [*zip(model.trainable_variables, trainable), *zip(model.non_trainable_variables, non_trainable),
+                       *zip(model.metrics_variables, metrics_variables)]
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                self._record.update_state(self._validation_loss(self._record.count.value))
+            metrics_variables = [value if (new := scope.get_current_value(v)) is None else new for v, value in zip(model.metrics_variables, metrics_variables)]
+            return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
         return recording
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._anchored:   # the ramp starts at the first epoch's first step
             self._anchored = True
-            self._in_graph.offset.assign(int(self.optimizer.iterations))
+            self._in_graph.install(_iterations(self.optimizer))
+
+    def on_train_batch_begin(self, batch, logs=None): self._in_graph.announce_batch()
 
     def _collect(self):
         "Read the points recorded since the last call, smooth them, and stop training on divergence."
-        count = min(int(self._step()), self.ramp.total_steps)
+        if keras.backend.backend() == 'jax': self.model.jax_state_sync()   # the step's state back in the variables, as Keras does for callbacks
+        record = self._record
+        count = min(int(ops.convert_to_numpy(record.count)), self.ramp.total_steps)
         if count <= len(self.raw_losses) or self.stopped_early: return
-        new = ops.convert_to_numpy(self._recorded_losses[len(self.raw_losses):count]).astype(float)   # only the new points
+        new = ops.convert_to_numpy(record.losses)[len(self.raw_losses):count].astype(float)   # only the new points
         smoothed, self._average = _smooth(new, self.loss_smoothing_beta, self._average, len(self.raw_losses))
         for i, (raw, loss) in enumerate(zip(new, smoothed)):
             diverged = self.stopping_criterion_factor is not None and loss > self.stopping_criterion_factor * self._best
@@ -314,8 +346,7 @@ class LRFinder(keras.callbacks.Callback):
         try: self._collect()
         finally:
             self._in_graph.remove()
-            for name in ('_compute_loss', 'train_step'): vars(self.model).pop(name, None)
-            self.model.make_train_function(force=True)
+            self._unpatch_model()   # also when the test ended before its first step
             if self.save_dir is not None: self.save(self.save_dir)
         self._report()
 
@@ -394,6 +425,15 @@ def _state_variables(model):
     unique = {id(v): v for v in [*model.variables, *(v for o in optimizers for v in o.variables)]}
     return list(unique.values())
 
+@contextlib.contextmanager
+def _backend_rng_kept():
+    "Keep PyTorch's global generator as it was: unseeded dropout on PyTorch draws from it, not from the model's seed states."
+    if keras.backend.backend() != 'torch': yield; return
+    import torch
+    state = torch.random.get_rng_state()
+    try: yield
+    finally: torch.random.set_rng_state(state)
+
 def _shuffled_batches(x, y, batch_size, steps, seed):
     "`steps` batches of the arrays `x`, `y` in one pass: whole shuffles of the data, one after another, as many as needed."
     count = len(keras.tree.flatten(x)[0])
@@ -446,13 +486,14 @@ def lr_find(model, # a compiled Keras model
         finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, lr_scale, validation_data, validation_sample_rate, stopping_criterion_factor,
                           loss_smoothing_beta, run_dir, bool(verbose) and repeats == 1, num_steps=num_steps, seed=seed + run)
         run_x, run_y = (x, y) if y is None else _shuffled_batches(x, y, batch_size, num_steps, seed + run)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _backend_rng_kept():
             if repeats > 1: warnings.filterwarnings('ignore', message='LRFinder: ', category=UserWarning)   # warn once, about the median
             try: model.fit(run_x, run_y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=False,
                            callbacks=[finder, *callbacks], verbose=verbose)
             finally:
-                finder.finish()
-                for variable, value in zip(state, saved): variable.assign(value)
+                try: finder.finish()
+                finally:
+                    for variable, value in zip(state, saved): variable.assign(value)
         finders.append(finder)
     if repeats == 1: return finders[0]
     median = _median_of(finders)
