@@ -1,8 +1,10 @@
 """Races on real data: does one-cycle at the package's default max_lr suggestion reach a given accuracy in fewer steps
 than the tuned Adam, and does it do as well as one-cycle at the best max_lr of a grid?
 
-For each problem and seed: a stratified train / validation / test split (60/20/20) of scikit-learn's digits (real
-handwritten digits, offline), the same initial weights for every contestant, a doubling series of step budgets, each
+Problems (real handwritten digits from scikit-learn, offline): an MLP and a small CNN on the 8x8 digits, and
+MiniMobileNetV2 on the digits written as CIFAR-10 files (32x32 RGB, read back by the package's loader; batch-norm
+statistics are recalibrated on the training split before each evaluation). For each problem and seed: a stratified
+train / validation / test split (60/20/20), the same initial weights for every contestant, a doubling series of step budgets, each
 one-cycle run spanning its whole budget. Contestants:
   - Adam and SGD(momentum 0.9) at a constant LR, each at the best LR of its grid (picked per budget on validation);
   - one-cycle SGD (Nesterov, momentum 0.95->0.85) and one-cycle Adam (beta_1 0.95->0.85), max_lr from `lr_find` at
@@ -11,23 +13,40 @@ one-cycle run spanning its whole budget. Contestants:
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
 of one accuracy on the test split), and the first budget at which each contestant reaches the tuned Adam's best test
 accuracy (a shortfall smaller than the noise counts as reached: a tie).
-Run: python bench/race.py [--quick] [--problems mlp cnn] [--seeds 3] [--plot race.png]
+Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--plot race.png]
 """
-import argparse, os, time
+import argparse, os, tempfile, time
+from collections import namedtuple
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 import numpy as np
 import keras
+import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-from onecycle import OneCycleLR, lr_find
+from onecycle import OneCycleLR, lr_find, suggest_lr, MiniMobileNetV2, recalibrate_batchnorm
+from onecycle.lr_finder import SUGGESTION_METHODS
+from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
 
-def split(seed):
-    "Digits in [0, 1]: (train, validation, test) as (x, y) arrays, stratified 60/20/20, a different split per seed."
+def _digits():
+    "The digits as the MLP and the CNN see them: 64 pixels in [0, 1]."
     x, y = load_digits(return_X_y=True)
-    x = (x / 16).astype('float32')
+    return (x / 16).astype('float32'), y
+
+def _digits_as_cifar10():
+    "The digits written as CIFAR-10 files (32x32 RGB) and read back by the package's CIFAR-10 loader."
+    with tempfile.TemporaryDirectory() as tmp:
+        (x_train, y_train), (x_test, y_test) = load_cifar10(write_digits_as_cifar10(f'{tmp}/cifar-10-batches-py'))
+    return np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])
+
+def split(problem, seed):
+    "(train, validation, test) as (x, y) arrays, stratified 60/20/20, a different split per seed; images standardised."
+    x, y = PROBLEMS[problem].data()
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
     x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.25, random_state=seed, stratify=y_rest)
+    if x.ndim == 4:   # CIFAR-format images: the training split's channel statistics, as cifar10_pipelines does
+        mean, std = channel_stats(x_train)
+        x_train, x_val, x_test = [((images - mean) / std).astype('float32') for images in (x_train, x_val, x_test)]
     return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
 def cnn(seed):
@@ -38,8 +57,14 @@ def cnn(seed):
                              keras.layers.Conv2D(64, 3, padding='same', activation='relu'), keras.layers.MaxPooling2D(),
                              keras.layers.Flatten(), keras.layers.Dense(10)])
 
-PROBLEMS = {'mlp': (digits_mlp, 'digits MLP 64-128-10'), 'cnn': (cnn, 'digits CNN (3 conv layers)')}
-BATCH = 64
+def mobilenet(seed):
+    keras.utils.set_random_seed(seed)
+    return MiniMobileNetV2(alpha=0.35)   # ends in softmax: probabilities, not logits
+
+Problem = namedtuple('Problem', 'build description data batch from_logits')
+PROBLEMS = {'mlp': Problem(digits_mlp, 'digits MLP 64-128-10', _digits, 64, True),
+            'cnn': Problem(cnn, 'digits CNN (3 conv layers)', _digits, 64, True),
+            'mobilenet': Problem(mobilenet, 'MiniMobileNetV2 (alpha 0.35) on the digits as CIFAR-10', _digits_as_cifar10, 32, False)}
 ADAM_GRID, SGD_GRID = (1e-3, 2e-3, 5e-3, 1e-2), (0.01, 0.03, 0.1, 0.3)
 ONE_CYCLE_GRID = {'sgd': (0.01, 0.03, 0.1, 0.3, 1., 3.), 'adam': (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)}
 
@@ -48,64 +73,68 @@ def optimizer(kind, lr=1e-3):
     if kind == 'nesterov': return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
     return keras.optimizers.Adam(lr)
 
-def compiled(build, seed, opt):
-    model = build(seed)   # the same initial weights for every contestant of a seed
-    model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
+def compiled(problem, seed, opt):
+    model = PROBLEMS[problem].build(seed)   # the same initial weights for every contestant of a seed
+    model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=PROBLEMS[problem].from_logits), jit_compile=False)
     return model
 
-def accuracy(model, data):
-    x, y = data
-    return float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), -1) == y))
+def accuracies(model, split_):
+    "(validation, test) accuracy; a model with batch norm first gets its statistics averaged over the training split."
+    train, val, test = split_
+    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers()):
+        recalibrate_batchnorm(model, tf.data.Dataset.from_tensor_slices(train[0]).batch(256))
+    return tuple(float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), -1) == y)) for x, y in (val, test))
 
-def batches(train, steps, seed):
+def batches(train, steps, batch, seed):
     "`steps` batches of the training split: whole shuffles one after another."
     x, y = train
     rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * BATCH // len(x)))])[:steps * BATCH]
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch // len(x)))])[:steps * batch]
     return x[order], y[order]
 
-def constant_runs(build, kind, grid, split_, budgets, seed):
+def constant_runs(problem, kind, grid, split_, budgets, seed):
     "{lr: {budget: (val, test)}}: one run per LR, evaluated as it passes each budget."
-    train, val, test = split_
-    x, y = batches(train, max(budgets), seed)
+    train, batch = split_[0], PROBLEMS[problem].batch
+    x, y = batches(train, max(budgets), batch, seed)
     results = {}
     for lr in grid:
-        model, done, results[lr] = compiled(build, seed, optimizer(kind, lr)), 0, {}
+        model, done, results[lr] = compiled(problem, seed, optimizer(kind, lr)), 0, {}
         for budget in budgets:
-            model.fit(x[done * BATCH:budget * BATCH], y[done * BATCH:budget * BATCH], batch_size=BATCH, shuffle=False, verbose=0)
-            done, results[lr][budget] = budget, (accuracy(model, val), accuracy(model, test))
+            model.fit(x[done * batch:budget * batch], y[done * batch:budget * batch], batch_size=batch, shuffle=False, verbose=0)
+            done, results[lr][budget] = budget, accuracies(model, split_)
     return results
 
-def one_cycle_run(build, kind, max_lr, split_, budget, seed):
-    train, val, test = split_
-    model = compiled(build, seed, optimizer(kind))
-    x, y = batches(train, budget, seed)
-    model.fit(x, y, batch_size=BATCH, shuffle=False, verbose=0, callbacks=[OneCycleLR(max_lr=max_lr, verbose=False)])
-    return accuracy(model, val), accuracy(model, test)
+def one_cycle_run(problem, kind, max_lr, split_, budget, seed):
+    train, batch = split_[0], PROBLEMS[problem].batch
+    model = compiled(problem, seed, optimizer(kind))
+    x, y = batches(train, budget, batch, seed)
+    model.fit(x, y, batch_size=batch, shuffle=False, verbose=0, callbacks=[OneCycleLR(max_lr=max_lr, verbose=False)])
+    return accuracies(model, split_)
 
-def suggested_max_lr(build, kind, split_, seed):
-    "The package's default suggestion: lr_find at the training batch size on this seed's training split."
-    return lr_find(compiled(build, seed, optimizer(kind)), *split_[0], batch_size=BATCH, verbose=0, seed=seed).suggestion()
+def lr_test(problem, kind, split_, seed):
+    "The package's LR range test at the training batch size on this seed's training split: (lrs, smoothed, raw losses)."
+    finder = lr_find(compiled(problem, seed, optimizer(kind)), *split_[0], batch_size=PROBLEMS[problem].batch, verbose=0, seed=seed)
+    return np.array(finder.lrs), np.array(finder.losses), np.array(finder.raw_losses)
 
-def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), quick=False):
-    "Every contestant's (val, test) accuracy per seed and budget, and the suggestions: a dict."
-    build = PROBLEMS[problem][0]
-    grids = {kind: grid[1::2] if quick else grid for kind, grid in ONE_CYCLE_GRID.items()}
-    runs, suggestions = {}, {'sgd': [], 'adam': []}
+def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False):
+    "Every contestant's (val, test) accuracy per seed and budget, and the suggestions: a dict. `coarse`: every other one-cycle grid value."
+    grids = {kind: grid[1::2] if coarse else grid for kind, grid in ONE_CYCLE_GRID.items()}
+    runs, suggestions, curves = {}, {'sgd': [], 'adam': []}, {'sgd': [], 'adam': []}
     for seed in range(seeds):
-        split_ = split(seed)
+        split_ = split(problem, seed)
         for name, kind, grid in (('Adam, best constant LR', 'adam', ADAM_GRID), ('SGD, best constant LR', 'sgd', SGD_GRID)):
-            for lr, by_budget in constant_runs(build, kind, grid, split_, budgets, seed).items():
+            for lr, by_budget in constant_runs(problem, kind, grid, split_, budgets, seed).items():
                 runs.setdefault(name, {}).setdefault(lr, {}).update({(seed, b): r for b, r in by_budget.items()})
         for label, kind, opt_kind in (('SGD', 'sgd', 'nesterov'), ('Adam', 'adam', 'adam')):
-            suggestion = suggested_max_lr(build, opt_kind, split_, seed)
+            curves[kind].append(lr_test(problem, opt_kind, split_, seed))
+            suggestion = suggest_lr(*curves[kind][-1][:2], raw_losses=curves[kind][-1][2])   # the default rule
             suggestions[kind].append(suggestion)
             runs.setdefault(f'one-cycle {label}, suggested', {}).setdefault('suggested', {}).update(
-                {(seed, b): one_cycle_run(build, opt_kind, suggestion, split_, b, seed) for b in budgets})
+                {(seed, b): one_cycle_run(problem, opt_kind, suggestion, split_, b, seed) for b in budgets})
             for lr in grids[kind]:
                 runs.setdefault(f'one-cycle {label}, best grid max_lr', {}).setdefault(lr, {}).update(
-                    {(seed, b): one_cycle_run(build, opt_kind, lr, split_, b, seed) for b in budgets})
-    return dict(problem=problem, seeds=seeds, budgets=budgets, runs=runs, suggestions=suggestions, test_size=len(split_[2][1]))
+                    {(seed, b): one_cycle_run(problem, opt_kind, lr, split_, b, seed) for b in budgets})
+    return dict(problem=problem, seeds=seeds, budgets=budgets, coarse=coarse, runs=runs, suggestions=suggestions, curves=curves, test_size=len(split_[2][1]))
 
 def table(result):
     "Per contestant and budget: (picked setting, median test accuracy), the setting picked on mean validation accuracy."
@@ -125,8 +154,9 @@ def report(result):
     adam = rows['Adam, best constant LR']
     target = max(acc for _, acc in adam.values())
     target_noise = noise(target, n)
-    lines = [f"{PROBLEMS[result['problem']][1]}, batch {BATCH}; median test accuracy of {result['seeds']} seeds "
-             f"(test split {n} digits); settings picked per budget on validation",
+    lines = [f"{PROBLEMS[result['problem']].description}, batch {PROBLEMS[result['problem']].batch}; median test accuracy of {result['seeds']} seeds "
+             f"(test split {n} digits); settings picked per budget on validation"
+             + ("; one-cycle grid of whole decades (--coarse)" if result['coarse'] else ''),
              f"suggested max_lr per seed: one-cycle SGD {', '.join(f'{lr:.3g}' for lr in result['suggestions']['sgd'])}; "
              f"one-cycle Adam {', '.join(f'{lr:.3g}' for lr in result['suggestions']['adam'])}",
              f"{'steps':>36s} " + ' '.join(f'{b:>7d}' for b in budgets) + f"   steps to reach {target:.3f} (Adam's best, noise ±{target_noise:.3f})"]
@@ -150,22 +180,60 @@ def plot(results, path):
         rows = table(result)
         for name, by_budget in rows.items():
             ax.plot(result['budgets'], [acc for _, acc in by_budget.values()], 'o-', label=name)
-        ax.set(xscale='log', xlabel='optimizer steps (log scale)', ylabel='median test accuracy', title=PROBLEMS[result['problem']][1])
+        ax.set(xscale='log', xlabel='optimizer steps (log scale)', ylabel='median test accuracy', title=PROBLEMS[result['problem']].description)
         ax.minorticks_off(); ax.set_xticks(result['budgets'], [str(b) for b in result['budgets']]); ax.grid(alpha=0.3)
         ax.set_ylim(max(0, min(acc for r in rows.values() for _, acc in r.values()) - 0.02), 1)
     axes[0][0].legend(fontsize=8); fig.tight_layout(); fig.savefig(path); plt.close(fig)
 
+def where_rules_land(results, path):
+    """Evidence for the default rule, per problem and optimizer: seed 0's LR test curve with the LR each rule reads off it
+    (top), and one-cycle's median test accuracy at each grid max_lr for every budget, with each rule's median pick and,
+    as a star, the race's result at the default suggestion (bottom)."""
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    columns = [(result, kind) for result in results for kind in ('sgd', 'adam')]
+    fig, axes = plt.subplots(2, len(columns), figsize=(4.2 * len(columns), 7), squeeze=False)
+    colours = dict(zip(SUGGESTION_METHODS, ('C3', 'C2', 'C1', 'C4')))
+    for (curve_ax, race_ax), (result, kind) in zip(axes.T, columns):
+        label = {'sgd': 'SGD', 'adam': 'Adam'}[kind]
+        picks = {m: float(np.median([suggest_lr(lrs, losses, m, raw_losses=raw) for lrs, losses, raw in result['curves'][kind]]))
+                 for m in SUGGESTION_METHODS}
+        lrs, losses, raw = result['curves'][kind][0]
+        curve_ax.plot(lrs, raw, color='0.8', linewidth=0.8, label='batch losses')
+        curve_ax.plot(lrs, losses, color='C0', label='smoothed')
+        finite = raw[np.isfinite(raw)]
+        curve_ax.set(xscale='log', ylim=(0.9 * finite.min(), min(finite.max(), 3 * np.median(finite))),
+                     title=f"{result['problem']}: one-cycle {label}", xlabel='learning rate')
+        by_setting = result['runs'][f'one-cycle {label}, best grid max_lr']
+        grid = sorted(by_setting)
+        for budget in result['budgets']:
+            line, = race_ax.plot(grid, [np.median([by_setting[lr][(seed, budget)][1] for seed in range(result['seeds'])]) for lr in grid],
+                                 'o-', label=f'{budget} steps')
+            suggested = result['runs'][f'one-cycle {label}, suggested']['suggested']
+            race_ax.plot([picks['one_cycle']], [np.median([suggested[(seed, budget)][1] for seed in range(result['seeds'])])],
+                         '*', color=line.get_color(), markersize=12)
+        race_ax.set(xscale='log', xlabel='max_lr', ylabel='median test accuracy')
+        race_ax.set_ylim(max(0, race_ax.get_ylim()[0]), 1)
+        for ax in (curve_ax, race_ax):
+            for m, lr in picks.items(): ax.axvline(lr, color=colours[m], linestyle='--' if m != 'one_cycle' else '-', label=f'{m}: {lr:.2g}')
+        curve_ax.legend(fontsize=7); race_ax.legend(fontsize=7)
+    fig.tight_layout(); fig.savefig(path); plt.close(fig)
+
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--problems', nargs='+', default=list(PROBLEMS), choices=list(PROBLEMS))
+    parser.add_argument('--problems', nargs='+', default=['mlp', 'cnn'], choices=list(PROBLEMS),
+                        help='mobilenet takes about an hour on 2 cores: ask for it by name')
     parser.add_argument('--seeds', type=int, default=3)
     parser.add_argument('--budgets', type=int, nargs='+', default=[32, 64, 128, 256, 512])
-    parser.add_argument('--quick', action='store_true', help='3 budgets, 2 seeds, every other grid value: for CI')
+    parser.add_argument('--coarse', action='store_true', help="one-cycle max_lr grid of whole decades (every other value)")
+    parser.add_argument('--quick', action='store_true', help='3 budgets, 2 seeds, --coarse: for CI')
     parser.add_argument('--plot', default=None, help='write accuracy against steps as a PNG here')
+    parser.add_argument('--rules-plot', default=None, help='write where each suggestion rule lands (curves and accuracy against max_lr) as a PNG here')
     a = parser.parse_args()
     budgets, seeds = ((32, 128, 512), 2) if a.quick else (tuple(a.budgets), a.seeds)
     start, results = time.perf_counter(), []
     for problem in a.problems:
-        results.append(race(problem, seeds, budgets, a.quick))
+        results.append(race(problem, seeds, budgets, a.quick or a.coarse))
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
     if a.plot: plot(results, a.plot)
+    if a.rules_plot: where_rules_land(results, a.rules_plot)

@@ -52,6 +52,13 @@ def _compiled(setup, optimizer):
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=setup['from_logits']), metrics=['accuracy'])
     return model
 
+def _binomial_se(accuracy, n): return float(np.sqrt(accuracy * (1 - accuracy) / n))
+
+def _versus(accuracy, baseline, n):
+    "'better', 'tie' or 'worse': `accuracy` against `baseline` on `n` test examples; within one binomial standard error of the baseline is a tie."
+    if abs(accuracy - baseline) <= _binomial_se(baseline, n): return 'tie'
+    return 'better' if accuracy > baseline else 'worse'
+
 def run_demo(dataset:str='digits', # 'digits' (offline, bundled with scikit-learn) or 'cifar10'
              epochs:int=10, # epochs for both training runs
              batch_size:int=64, # training batch size
@@ -81,9 +88,12 @@ def run_demo(dataset:str='digits', # 'digits' (offline, bundled with scikit-lear
     adam = _compiled(setup, keras.optimizers.Adam(2e-3))
     adam.fit(setup['train'], epochs=epochs, verbose=verbose, shuffle=False)
     adam_accuracy = float(adam.evaluate(setup['test'], verbose=0)[1])
+    test_size = sum(int(keras.ops.shape(y)[0]) for _, y in setup['test'])
     summary = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, seed=seed,
                    suggested_lr={method: finder.suggestion(method) for method in SUGGESTION_METHODS}, max_lr=max_lr,
                    one_cycle_test_accuracy=one_cycle_accuracy, adam_test_accuracy=adam_accuracy, adam_learning_rate=2e-3,
+                   test_size=test_size, noise=round(_binomial_se(adam_accuracy, test_size), 4),
+                   one_cycle_vs_adam=_versus(one_cycle_accuracy, adam_accuracy, test_size),
                    wall_seconds=round(time.perf_counter() - start, 1))
     (out / 'summary.json').write_text(json.dumps(summary, indent=2))
     return summary
@@ -110,5 +120,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     s = run_demo(args.dataset, args.epochs, args.batch_size, args.output, args.seed, 0 if args.quiet else 1, args.cifar10_path, args.subset)
     print(f"\n{s['dataset']}, {s['epochs']} epochs: suggested max LR {s['max_lr']:.3g} (one_cycle); test accuracy one-cycle SGD "
-          f"{s['one_cycle_test_accuracy']:.4f} vs Adam 2e-3 {s['adam_test_accuracy']:.4f}; wall time {s['wall_seconds']:.1f} s; "
+          f"{s['one_cycle_test_accuracy']:.4f} vs Adam 2e-3 {s['adam_test_accuracy']:.4f} ({s['one_cycle_vs_adam']}: noise ±{s['noise']:.4f} "
+          f"on {s['test_size']} test examples); wall time {s['wall_seconds']:.1f} s; "
           f"plots and summary.json in {args.output}/")
