@@ -116,11 +116,11 @@ def lr_test(problem, kind, split_, seed):
     finder = lr_find(compiled(problem, seed, optimizer(kind)), *split_[0], batch_size=PROBLEMS[problem].batch, verbose=0, seed=seed)
     return np.array(finder.lrs), np.array(finder.losses), np.array(finder.raw_losses)
 
-def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False):
+def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0):
     "Every contestant's (val, test) accuracy per seed and budget, and the suggestions: a dict. `coarse`: every other one-cycle grid value."
     grids = {kind: grid[1::2] if coarse else grid for kind, grid in ONE_CYCLE_GRID.items()}
     runs, suggestions, curves = {}, {'sgd': [], 'adam': []}, {'sgd': [], 'adam': []}
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         split_ = split(problem, seed)
         for name, kind, grid in (('Adam, best constant LR', 'adam', ADAM_GRID), ('SGD, best constant LR', 'sgd', SGD_GRID)):
             for lr, by_budget in constant_runs(problem, kind, grid, split_, budgets, seed).items():

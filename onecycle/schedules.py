@@ -32,12 +32,14 @@ def _check_momentum(maximum_momentum, minimum_momentum):
                          f"> maximum_momentum={maximum_momentum!r}")
 
 # %% ../nbs/00_schedules.ipynb #97548b32
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 class _StepSchedule:
     "What every schedule shares (the two shapes and the finder's ramp): the step range, clamping, momentum bounds, its arguments."
     def __init__(self, total_steps, max_lr, maximum_momentum, minimum_momentum):
         if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 3:
             raise ValueError(f"`total_steps` must be an integer >= 3 (the number of optimizer steps in the cycle); got {total_steps!r}")
-        _check_range('max_lr', max_lr, 0, math.inf, low_closed=False, high_closed=False)
+        _check_range('max_lr', max_lr, 0, _FLOAT32_MAX, low_closed=False)   # the step evaluates it in float32
         _check_momentum(maximum_momentum, minimum_momentum)
         self.total_steps, self.max_lr = int(total_steps), float(max_lr)
         self.maximum_momentum, self.minimum_momentum = maximum_momentum, minimum_momentum
@@ -108,8 +110,8 @@ class TorchCycle(_StepSchedule):
                  max_lr:float, # peak learning rate
                  pct_start:float=0.3, # fraction of the steps spent warming up, in (0, 1)
                  anneal_strategy:str='cos', # 'cos' or 'linear'
-                 div_factor:float=25., # start LR = max_lr/div_factor
-                 final_div_factor:float=1e4, # final LR = start LR/final_div_factor
+                 div_factor:float=25., # start LR = max_lr/div_factor, >= 1
+                 final_div_factor:float=1e4, # final LR = start LR/final_div_factor, >= 1/div_factor
                  three_phase:bool=False, # warm up, come back down to the start LR, then anneal to the final LR
                  maximum_momentum:float=0.95, # PyTorch's max_momentum; None (with minimum None): no cycling
                  minimum_momentum:float=0.85): # PyTorch's base_momentum
@@ -117,8 +119,8 @@ class TorchCycle(_StepSchedule):
         _check_range('pct_start', pct_start, 0, 1, low_closed=False, high_closed=False)
         if anneal_strategy not in ('cos', 'linear'):
             raise ValueError(f"`anneal_strategy` must be 'cos' or 'linear'; got {anneal_strategy!r}")
-        _check_range('div_factor', div_factor, 0, math.inf, low_closed=False, high_closed=False)
-        _check_range('final_div_factor', final_div_factor, 0, math.inf, low_closed=False, high_closed=False)
+        _check_range('div_factor', div_factor, 1, math.inf, high_closed=False)   # below 1 the start LR would exceed max_lr
+        _check_range('final_div_factor', final_div_factor, 1 / div_factor, math.inf, high_closed=False)   # the final LR max_lr/(div_factor*final_div_factor) stays <= max_lr
         if not isinstance(three_phase, bool): raise ValueError(f"`three_phase` must be True or False; got {three_phase!r}")
         self.pct_start, self.anneal_strategy, self.three_phase = float(pct_start), anneal_strategy, three_phase
         self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
