@@ -154,7 +154,7 @@ def _plot_runs(ax, finder, clip_beginning=None, clip_endding=None):
         for lr in finder.run_suggestions(): ax.axvline(lr, ymax=0.08, color='black', linewidth=1)
     ax.legend()
 
-# %% ../nbs/02_lr_finder.ipynb #93622919
+# %% ../nbs/02_lr_finder.ipynb #0eefea5b
 class _LossRecord(keras.metrics.Metric):
     "The loss of each of `steps` steps, written in-graph; a metric so every backend carries it through the step; reports nothing."
     def __init__(self, steps):
