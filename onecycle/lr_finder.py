@@ -155,13 +155,24 @@ def _plot_runs(ax, finder, clip_beginning=None, clip_endding=None):
     ax.legend()
 
 # %% ../nbs/02_lr_finder.ipynb #0eefea5b
+def _strategy_scope(model):
+    "The `tf.distribute` scope `model` was made in (TensorFlow), or no scope: variables for the model's step must be made there."
+    strategy = getattr(model, 'distribute_strategy', None)
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+def _replicas_in_sync():
+    "How many replicas share the batch (tf.distribute, read at trace time); 1 elsewhere."
+    if keras.backend.backend() != 'tensorflow': return 1
+    import tensorflow as tf
+    return tf.distribute.get_replica_context().num_replicas_in_sync if tf.distribute.get_replica_context() else 1
+
 class _LossRecord(keras.metrics.Metric):
     "The loss of each of `steps` steps, written in-graph; a metric so every backend carries it through the step; reports nothing."
     def __init__(self, steps):
         super().__init__(name='lr_finder_record')
         self.steps = steps
-        self.losses = self.add_variable((steps,), initializer='zeros', dtype='float32', name='losses')
-        self.count = self.add_variable((), initializer='zeros', dtype='int32', name='count')
+        self.losses = self.add_variable((steps,), initializer='zeros', dtype='float32', name='losses', aggregation='mean')
+        self.count = self.add_variable((), initializer='zeros', dtype='int32', name='count', aggregation='only_first_replica')
 
     def update_state(self, loss):
         "Write `loss` at the next position; steps past the end are counted but not kept."
@@ -242,7 +253,7 @@ class LRFinder(keras.callbacks.Callback):
         self.ramp = LRRamp(self._total_steps(), self.minimum_lr, self.maximum_lr, self.lr_scale)
         self.optimizer = _updating_optimizer(self.model.optimizer)
         self._in_graph = _InGraphSchedule(self.model, self.optimizer, self.ramp, on_remove=self._unpatch_model)
-        self._record = _LossRecord(self.ramp.total_steps)
+        with _strategy_scope(self.model): self._record = _LossRecord(self.ramp.total_steps)   # tf.distribute: per replica, read as their mean
         self.model._metrics.append(self._record)   # taken out again by `_unpatch_model`
         if self.validation_data is None: self.model._compute_loss = self._compute_loss_recording(self.model._compute_loss)
         else:
@@ -281,10 +292,11 @@ class LRFinder(keras.callbacks.Callback):
         return self._data_loss(self._model._compute_loss(x=x, y=y, y_pred=self._model(x, training=False), training=False))
 
     def _data_loss(self, loss):
-        "`loss` without the model's regularization penalties (L2 kernel regularizers...), so curves with different penalties compare."
+        "This replica's `loss` without the model's regularization penalties (L2 kernel regularizers...), so curves with different penalties compare."
+        loss = ops.cast(loss, 'float32') * _replicas_in_sync()   # tf.distribute scales each replica's loss by 1/replicas
         penalties = self._model.losses   # `_model`: on JAX, `model` would bring back the last step's state in the middle of this one's trace
         if not penalties: return loss
-        return ops.cast(loss, 'float32') - ops.sum(ops.stack([ops.cast(ops.sum(p), 'float32') for p in penalties]))
+        return loss - ops.sum(ops.stack([ops.cast(ops.sum(p), 'float32') for p in penalties]))
 
     def _train_step_recording_validation(self, train_step):
         if keras.backend.backend() == 'jax': return self._jax_train_step_recording_validation(train_step)
@@ -477,7 +489,8 @@ def lr_find(model, # a compiled Keras model
     if y is not None:
         batch_size = batch_size or 32
         num_steps = num_steps or max(_MIN_ARRAY_STEPS, math.ceil(len(keras.tree.flatten(x)[0]) / batch_size))
-    if not model.optimizer.built: model.optimizer.build(model.trainable_variables)
+    if not model.optimizer.built:
+        with _strategy_scope(model): model.optimizer.build(model.trainable_variables)
     state = _state_variables(model)
     saved = [ops.convert_to_numpy(v) for v in state]
     finders = []
