@@ -185,6 +185,11 @@ class _LossRecord(keras.metrics.Metric):
     def reset_state(self): pass   # the record spans the test: Keras resets metrics at every epoch and evaluation
 
 # %% ../nbs/02_lr_finder.ipynb #c6884cb2
+def _max_skipped_steps(optimizer):
+    "Consecutive skipped updates that mean divergence: more than a `LossScaleOptimizer`'s scale has halvings to give (none without one)."
+    scale = getattr(optimizer, 'initial_scale', None)
+    return math.inf if scale is None else math.log2(scale) + 1
+
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over one epoch, record the true per-step loss, stop on divergence."
     def __init__(self,
@@ -261,6 +266,8 @@ class LRFinder(keras.callbacks.Callback):
             self.model.train_step = self._train_step_recording_validation(self.model.train_step)
         self.lrs = self.raw_losses = self.losses = np.zeros(0)
         self._average, self._best, self._anchored, self.stopped_early, self._finished = 0., math.inf, False, False, False
+        self._ramp_steps, self._applied, self._skipped_in_a_row = np.zeros(0, int), 0, 0
+        self._max_skipped = _max_skipped_steps(self.model.optimizer)
 
     def _prepare_validation(self):
         "Hold the validation set in variables and draw every step's validation batches now."
@@ -334,16 +341,24 @@ class LRFinder(keras.callbacks.Callback):
         count = min(int(ops.convert_to_numpy(record.count)), self.ramp.total_steps)
         if count <= len(self.raw_losses) or self.stopped_early: return
         new = ops.convert_to_numpy(record.losses)[len(self.raw_losses):count].astype(float)   # only the new points
+        applied = _iterations(self.optimizer) - self._in_graph.offset   # updates applied: mixed precision skips overflowing ones
+        steps = np.minimum(self._applied + np.arange(len(new)), applied)   # a skipped step used the LR of the next one
+        skipped = len(new) - (applied - self._applied)
+        self._skipped_in_a_row = self._skipped_in_a_row + skipped if applied == self._applied else skipped
+        self._applied = applied
         smoothed, self._average = _smooth(new, self.loss_smoothing_beta, self._average, len(self.raw_losses))
         for i, (raw, loss) in enumerate(zip(new, smoothed)):
             diverged = self.stopping_criterion_factor is not None and loss > self.stopping_criterion_factor * self._best
             if not np.isfinite(raw) or diverged:
                 self.stopped_early = self.model.stop_training = True
-                new, smoothed = new[:i + 1], smoothed[:i + 1]   # keep the point that showed the divergence
+                new, smoothed, steps = new[:i + 1], smoothed[:i + 1], steps[:i + 1]   # keep the point that showed the divergence
                 break
             self._best = min(self._best, loss)
+        if self._skipped_in_a_row > self._max_skipped:   # the gradients overflow even unscaled: diverged
+            self.stopped_early = self.model.stop_training = True
         self.raw_losses, self.losses = np.concatenate([self.raw_losses, new]), np.concatenate([self.losses, smoothed])
-        self.lrs = self.ramp.lr(np.arange(len(self.raw_losses)))
+        self._ramp_steps = np.concatenate([self._ramp_steps, steps])
+        self.lrs = self.ramp.lr(self._ramp_steps)
 
     def on_train_batch_end(self, batch, logs=None): self._collect()
 
