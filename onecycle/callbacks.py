@@ -146,7 +146,7 @@ class OneCycleLR(keras.callbacks.Callback):
                  scale_percentage:float=None, # seed shape: start LR as a fraction of max_lr, in (0, 1]; None: end_percentage
                  maximum_momentum:float=0.95, # momentum at the ends of the cycle; None and None: don't cycle momentum
                  minimum_momentum:float=0.85, # momentum at the peak learning rate
-                 verbose:bool=True, # print the learning rate and momentum at the end of each epoch
+                 verbose:bool=True, # print each epoch's last learning rate and momentum (when Keras' progress output is off)
                  *,
                  total_steps:int=None, # the cycle's length in optimizer steps; None: epochs x steps per epoch
                  pct_start:float=None, # PyTorch shape: fraction of steps warming up; giving it selects that shape
@@ -206,7 +206,7 @@ class OneCycleLR(keras.callbacks.Callback):
         if logs is not None:
             logs['learning_rate'] = self.history['lr'][-1]
             if 'momentum' in self.history: logs['momentum'] = self.history['momentum'][-1]
-        if self.verbose:
-            print(f" - lr: {self.history['lr'][-1]:.6g}" + (f" - momentum: {self.history['momentum'][-1]:.4g}" if 'momentum' in self.history else ''))
+        if self.verbose and not self.params.get('verbose'):   # Keras' own epoch line shows the logs already
+            print(f"OneCycleLR: epoch {epoch + 1}: lr {self.history['lr'][-1]:.6g}" + (f" - momentum {self.history['momentum'][-1]:.4g}" if 'momentum' in self.history else ''))
 
     def on_train_end(self, logs=None): self._in_graph.remove()   # later fits trace the optimizer as compiled

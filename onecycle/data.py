@@ -49,7 +49,7 @@ def load_cifar10(path:str=None, # a `cifar-10-batches-py` folder; None: Keras' c
                     f"CIFAR-10 is not in Keras' cache ({path}) and could not be downloaded: {e}.\n"
                     "On a machine without internet, download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz elsewhere "
                     f"and extract it so that {path / 'data_batch_1'} exists (the archive holds the cifar-10-batches-py folder), "
-                    "or pass path= to a cifar-10-batches-py folder.") from None
+                    "or pass path= to a cifar-10-batches-py folder (on the command line: onecycle-demo --dataset cifar10 --cifar10-path FOLDER).") from None
     path = Path(path)
     train = [_read_batch(path / f'data_batch_{i}') for i in range(1, 6)]
     x_train, y_train = np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])

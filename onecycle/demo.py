@@ -110,10 +110,10 @@ def main(argv=None):
     "Command-line entry point: run the demo and print what it found."
     parser = argparse.ArgumentParser(description='onecycle demo: LR range test, then one-cycle SGD against Adam')
     parser.add_argument('--dataset', choices=('digits', 'cifar10'), default='digits', help='digits (offline, default) or cifar10')
-    parser.add_argument('--epochs', type=int, default=10)
-    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--epochs', type=int, default=10, help='epochs of each training run (default 10)')
+    parser.add_argument('--batch-size', type=int, default=64, help='batch size of the LR range test and of training (default 64)')
     parser.add_argument('--output', default='onecycle-demo', help='folder for lr_finder.png, schedule.png, summary.json')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='seed of the split, the initial weights and the shuffling (default 0)')
     parser.add_argument('--cifar10-path', default=None, help="a cifar-10-batches-py folder (default: Keras' cache)")
     parser.add_argument('--subset', type=int, default=None, help='cifar10: train on the first N images')
     parser.add_argument('--quiet', action='store_true', help='no Keras progress bars')
