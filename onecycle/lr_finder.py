@@ -55,11 +55,12 @@ def _lag_free(raw_losses):
     return _centred_median(np.asarray(raw_losses, dtype=float), max(5, len(raw_losses) // 20))
 
 def _readable_points(lrs, losses, skip_start=0.1, skip_end=5):
-    "The points a suggestion is read from: without the first `skip_start` fraction and the last `skip_end`, finite only."
+    "The points a suggestion is read from: without the first `skip_start` fraction and the last `skip_end`, finite only, one per LR."
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     window = slice(int(len(lrs) * skip_start), len(lrs) - skip_end if skip_end else None)
     lrs, losses = lrs[window], losses[window]
     keep = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
+    keep[:-1] &= lrs[:-1] != lrs[1:]   # steps a mixed-precision optimizer skipped repeat an LR: keep the last of each run
     return lrs[keep], losses[keep]
 
 def _can_suggest(lrs, losses): return len(_readable_points(lrs, losses)[0]) >= _MIN_POINTS
