@@ -56,10 +56,11 @@ def _iterations(optimizer):
 
 def _retrace(model):
     "`model.make_train_function(force=True)`, traced anew on JAX too, where a jit of an equal function reuses its compiled step (and all bound `model.train_step`s are equal)."
-    if keras.backend.backend() != 'jax': return model.make_train_function(force=True)
+    make = lambda: type(model).make_train_function(model, force=True)   # Keras' own, whatever is installed on the instance
+    if keras.backend.backend() != 'jax': return make()
     own, step = vars(model).get('train_step'), model.train_step
     model.train_step = lambda state, data: step(state, data)   # a new function object: a new trace
-    try: model.make_train_function(force=True)
+    try: make()
     finally:
         if own is None: del model.train_step
         else: model.train_step = own
@@ -71,7 +72,7 @@ class _InGraphSchedule:
     def __init__(self, model, optimizer, schedule, on_remove=None):
         self.model, self.optimizer, self.schedule, self.on_remove = model, optimizer, schedule, on_remove
         self.momentum_attribute = _momentum_attribute(optimizer) if schedule.cycles_momentum else None
-        self.offset, self.installed, self._batch_announced = None, False, False
+        self.offset, self.installed = None, False
 
     def install(self, offset:int): # the value of `iterations` at the schedule's step 0
         "Put the schedule in the train step; retraces only when the offset changed."
@@ -80,24 +81,18 @@ class _InGraphSchedule:
         self.offset, self.installed = offset, True
         self.optimizer.apply = self._apply
         _retrace(self.model)
-        compiled = self.model.train_function
-        def train_function(*args, **kwargs):
-            if not self._batch_announced:   # a fit this schedule is not part of: the one that installed it never ended
-                self.remove()
-                return self.model.train_function(*args, **kwargs)
-            self._batch_announced = False
-            return compiled(*args, **kwargs)
-        self.model.train_function = train_function
+        self.model.make_train_function = self._fit_begins   # after its own fit began: the next call is another fit's
 
-    def announce_batch(self):
-        "Called by the owning callback's `on_train_batch_begin`: the next train-function call belongs to its `fit`."
-        self._batch_announced = True
+    def _fit_begins(self, force=False):
+        "Keras makes the train function when a `fit` (or `train_on_batch`) begins. One that begins while this is installed is not the fit that installed it, which ended without `on_train_end` (an exception, Ctrl-C): take the schedule out first."
+        self.remove()
+        return self.model.make_train_function(force=force)
 
     def remove(self):
         "Take the schedule out: the optimizer and the train function as compiled; safe to call twice."
         if not self.installed: return
         self.installed = False
-        vars(self.optimizer).pop('apply', None)
+        vars(self.optimizer).pop('apply', None); vars(self.model).pop('make_train_function', None)
         if self.on_remove: self.on_remove()
         _retrace(self.model)
 
@@ -166,7 +161,7 @@ class OneCycleLR(keras.callbacks.Callback):
                                     anneal_strategy=anneal_strategy, div_factor=div_factor, final_div_factor=final_div_factor,
                                     three_phase=three_phase)
         one_cycle(total_steps or 10**9, **self.cycle_arguments)  # check every argument now; the length is checked again in `fit`
-        self.cycle, self.history = None, {}
+        self.cycle, self._ranges = None, []
 
     def on_train_begin(self, logs=None):
         self.optimizer = _updating_optimizer(self.model.optimizer)
@@ -177,7 +172,7 @@ class OneCycleLR(keras.callbacks.Callback):
                                        "Pass num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
         self.cycle = one_cycle(total, **self.cycle_arguments)
         self._in_graph = _InGraphSchedule(self.model, self.optimizer, self.cycle)
-        self.history, self._next_step = {'lr': [], **({'momentum': []} if self.cycle.cycles_momentum else {})}, None
+        self._ranges, self._next_step = [], None   # the (first, end) cycle steps of each epoch run
 
     def _first_update(self, epoch):
         "The cycle step of epoch `epoch`'s first optimizer update (steps count updates, not batches)."
@@ -193,20 +188,23 @@ class OneCycleLR(keras.callbacks.Callback):
         else: self._epoch_first_step = 0
         self._in_graph.install(self._epoch_begin_iteration - self._epoch_first_step)   # retraces only if the anchor moved
 
-    def on_train_batch_begin(self, batch, logs=None): self._in_graph.announce_batch()
-
     def on_epoch_end(self, epoch, logs=None):
         steps_run = _iterations(self.optimizer) - self._epoch_begin_iteration
         if self.steps_per_epoch: steps_run = min(steps_run, self._first_update(epoch + 1) - self._epoch_first_step)   # see `tf.data` below
         self._next_step = self._epoch_first_step + steps_run
         if not steps_run: return
-        steps = np.arange(self._epoch_first_step, self._next_step)
-        values = {'lr': self.cycle.lr(steps), 'momentum': self.cycle.momentum(steps)}
-        for name in self.history: self.history[name].extend(values[name].tolist())
-        if logs is not None:
-            logs['learning_rate'] = self.history['lr'][-1]
-            if 'momentum' in self.history: logs['momentum'] = self.history['momentum'][-1]
+        self._ranges.append((self._epoch_first_step, self._next_step))
+        last = {'learning_rate': float(self.cycle.lr(self._next_step - 1))}
+        if self.cycle.cycles_momentum: last['momentum'] = float(self.cycle.momentum(self._next_step - 1))
+        if logs is not None: logs.update(last)
         if self.verbose and not self.params.get('verbose'):   # Keras' own epoch line shows the logs already
-            print(f"OneCycleLR: epoch {epoch + 1}: lr {self.history['lr'][-1]:.6g}" + (f" - momentum {self.history['momentum'][-1]:.4g}" if 'momentum' in self.history else ''))
+            print(f"OneCycleLR: epoch {epoch + 1}: lr {last['learning_rate']:.6g}" + (f" - momentum {last['momentum']:.4g}" if 'momentum' in last else ''))
+
+    @property
+    def history(self):
+        "The LR (and momentum) of every optimizer step of the last `fit`, as lists: computed from the cycle when read, so a long run stores nothing per step."
+        if self.cycle is None: return {}
+        steps = np.concatenate([np.arange(first, end) for first, end in self._ranges] or [np.zeros(0, int)])
+        return {'lr': self.cycle.lr(steps).tolist(), **({'momentum': self.cycle.momentum(steps).tolist()} if self.cycle.cycles_momentum else {})}
 
     def on_train_end(self, logs=None): self._in_graph.remove()   # later fits trace the optimizer as compiled

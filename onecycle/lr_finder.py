@@ -333,7 +333,6 @@ class LRFinder(keras.callbacks.Callback):
             self._anchored = True
             self._in_graph.install(_iterations(self.optimizer))
 
-    def on_train_batch_begin(self, batch, logs=None): self._in_graph.announce_batch()
 
     def _collect(self):
         "Read the points recorded since the last call, smooth them, and stop training on divergence."
