@@ -97,13 +97,17 @@ class _InGraphSchedule:
         _retrace(self.model)
 
     def _overrides(self):
-        "The optimizer attributes that carry this step's values, as tensors."
-        step = ops.cast(self.optimizer.iterations - self.offset, 'float32')
-        lr = self.schedule.lr(step, xp=ops)
+        "The optimizer attributes that carry this step's values: tensors traced into the step, or (PyTorch, eager) numbers computed at each step."
+        if keras.backend.backend() == 'torch':   # eager: this runs every step, and NumPy on one number beats a dozen tensor ops
+            step = _iterations(self.optimizer) - self.offset
+            lr, momentum = float(self.schedule.lr(step)), self.schedule.momentum(step)
+            momentum = None if momentum is None else float(momentum)
+        else:   # traced once into the step
+            step = ops.cast(self.optimizer.iterations - self.offset, 'float32')
+            lr, momentum = self.schedule.lr(step, xp=ops), self.schedule.momentum(step, xp=ops)
         overrides = {'_get_current_learning_rate': lambda: lr}
-        if self.momentum_attribute == 'beta_1': overrides['beta_1'] = self.schedule.momentum(step, xp=ops)
+        if self.momentum_attribute == 'beta_1': overrides['beta_1'] = momentum
         if self.momentum_attribute == 'momentum':
-            momentum = self.schedule.momentum(step, xp=ops)
             if keras.backend.backend() == 'torch': overrides['momentum'] = momentum   # read by its fused `_parallel_update_step`
             else: overrides['update_step'] = _sgd_update_step(self.optimizer, momentum)
         return overrides
