@@ -340,7 +340,7 @@ class LRFinder(keras.callbacks.Callback):
         record = self._record
         count = min(int(ops.convert_to_numpy(record.count)), self.ramp.total_steps)
         if count <= len(self.raw_losses) or self.stopped_early: return
-        new = ops.convert_to_numpy(record.losses)[len(self.raw_losses):count].astype(float)   # only the new points
+        new = ops.convert_to_numpy(record.losses[len(self.raw_losses):count]).astype(float)   # only the new points, not the whole buffer each batch
         applied = _iterations(self.optimizer) - self._in_graph.offset   # updates applied: mixed precision skips overflowing ones
         steps = np.minimum(self._applied + np.arange(len(new)), applied)   # a skipped step used the LR of the next one
         skipped = len(new) - (applied - self._applied)
