@@ -1,6 +1,8 @@
 """Browser test of the widgets: Voila serves a notebook showing `preview_schedule` on 127.0.0.1, headless Chromium
-(Debian's /usr/bin/chromium, driven by Playwright's Python client) moves the max_lr slider with the keyboard, and the
-test checks that the plotted image and the shown OneCycleLR(...) call both change accordingly. It saves a screenshot.
+(Debian's /usr/bin/chromium, driven by Playwright's Python client) moves the max_lr slider with five key presses, and the
+test checks that the plot (its image's description, sent with it), the slider's readout and the shown OneCycleLR(...)
+call all end on the final value, and that the page shows no error output (TensorFlow's start-up log, a traceback).
+Voila runs without TF_CPP_MIN_LOG_LEVEL, as a user's would. It saves a screenshot.
 Every wait is bounded and the server is stopped at the end, pass or fail.
 Run: python .ci/browser_test.py [--screenshot widgets.png]
 """
@@ -15,7 +17,9 @@ def free_port():
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 def write_notebook(folder):
-    source = "from onecycle.widgets import preview_schedule\npreview_schedule(max_lr=0.01, epochs=10, steps_per_epoch=100)"
+    source = ("import sys\nfrom onecycle.widgets import preview_schedule\n"
+              "print('tensorflow loaded:', 'tensorflow' in sys.modules)   # its start-up log would come with it\n"
+              "preview_schedule(max_lr=0.01, epochs=10, steps_per_epoch=100)")
     notebook = dict(cells=[dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=source)],
                     metadata=dict(kernelspec=dict(name='python3', display_name='python3', language='python')), nbformat=4, nbformat_minor=5)
     path = Path(folder) / 'preview.ipynb'; path.write_text(json.dumps(notebook)); return path
@@ -31,6 +35,8 @@ def wait_for_server(url, seconds):
 
 def max_lr_of(call): return float(re.search(r'max_lr=([0-9.e-]+)', call).group(1))
 
+def peak_of(description): return float(re.search(r'up to ([0-9.e-]+) at step', description).group(1))
+
 def wait_until(condition, seconds, what):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -45,7 +51,7 @@ def run(screenshot):
         log = open(Path(folder) / 'voila.log', 'w')
         server = subprocess.Popen([sys.executable, '-m', 'voila', str(notebook), '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1',
                                    '--show_tracebacks=True'], cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})   # TensorFlow's start-up logging off the page
+                                  env={k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'})   # as a user's Voila runs
         try:
             url = f'http://127.0.0.1:{port}/'
             wait_for_server(url, 120)
@@ -55,7 +61,7 @@ def run(screenshot):
                     page = browser.new_page(viewport=dict(width=1400, height=1000))
                     page.set_default_timeout(120_000)
                     page.goto(url)
-                    call, image = page.locator('code.onecycle-call'), page.locator('.widget-output img').first
+                    call, image = page.locator('code.onecycle-call'), page.locator('img.onecycle-plot').first
                     call.wait_for(); image.wait_for()
                     call_before, image_before = call.inner_text(), image.get_attribute('src')
                     assert max_lr_of(call_before) == 0.01, call_before
@@ -64,12 +70,19 @@ def run(screenshot):
                     for _ in range(5): page.keyboard.press('ArrowRight')
                     expected = 10 ** (-2 + 5 * 0.05)   # five steps of 0.05 in log10; the kernel may still be working through them
                     wait_until(lambda: abs(max_lr_of(call.inner_text()) - expected) < 1e-6, 60, f'the shown call reaching max_lr={expected:.6g}')
-                    wait_until(lambda: page.locator('.widget-output img').first.get_attribute('src') != image_before, 60, 'the plot changing')
+                    plotted = lambda: peak_of(image.get_attribute('title') or 'up to nan at step')
+                    wait_until(lambda: abs(plotted() - expected) / expected < 1e-3, 60, f'the plot showing the peak {expected:.4g}')
+                    assert image.get_attribute('src') != image_before, 'the plot did not change'
                     call_after = call.inner_text()
                     readout = page.locator('.widget-hslider', has_text='max_lr').locator('.widget-readout').first.inner_text()
                     assert abs(float(readout) - max_lr_of(call_after)) / max_lr_of(call_after) < 1e-2, (readout, call_after)
+                    text = page.locator('body').inner_text()
+                    assert 'tensorflow loaded: False' in text, 'the widgets loaded TensorFlow (and its start-up log) into the page'
+                    errors = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
+                    assert errors.count() == 0 and not any(word in text for word in ('oneDNN', 'absl', 'Traceback')), \
+                        f"the page shows error output: {(errors.first.inner_text() if errors.count() else text)[:500]}"
                     page.screenshot(path=str(screenshot), full_page=True)
-                    print(f"slider moved: {call_before}\n           -> {call_after}\nscreenshot: {screenshot}")
+                    print(f"slider moved: {call_before}\n           -> {call_after}\nplot: {image.get_attribute('title')}\nscreenshot: {screenshot}")
                 finally: browser.close()
         except Exception:
             log.flush(); print('--- voila log ---\n' + (Path(folder) / 'voila.log').read_text()[-3000:], file=sys.stderr)

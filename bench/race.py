@@ -24,7 +24,7 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from onecycle import OneCycleLR, lr_find, suggest_lr, MiniMobileNetV2, recalibrate_batchnorm
-from onecycle.lr_finder import SUGGESTION_METHODS
+from onecycle import SUGGESTION_METHODS
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
 

@@ -6,11 +6,36 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #0ab1d15c
-from .schedules import SeedCycle, TorchCycle, LRRamp, one_cycle
-from .callbacks import OneCycleLR, OneCycleSchedule
-from .lr_finder import LRFinder, lr_find, suggest_lr, smooth_losses
-from .search import find_momentum, find_weight_decay, SearchResult
-from .models import MiniMobileNetV2, recalibrate_batchnorm
-from .data import load_cifar10, cifar10_datasets
-from .widgets import preview_schedule, explore_finder, compare_searches
+# %% ../nbs/index.ipynb #ce20813d
+import importlib
+from typing import TYPE_CHECKING
+
+_HOMES = dict(   # each public name's module: imported when the name is first used
+    schedules=('one_cycle', 'SeedCycle', 'TorchCycle', 'LRRamp', 'cycle_arguments'), callbacks=('OneCycleLR',
+        'OneCycleSchedule'),
+    curves=('Curve', 'load_curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS'), lr_finder=('LRFinder',
+        'lr_find'),
+    search=('find_momentum', 'find_weight_decay', 'SearchResult'), models=('MiniMobileNetV2', 'recalibrate_batchnorm'),
+    data=('load_cifar10', 'cifar10_datasets'),
+    widgets=('preview_schedule', 'explore_finder', 'compare_searches', 'SchedulePreview', 'FinderExplorer',
+             'SearchComparison'))
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+__all__ = list(_MODULE_OF)   # nbdev's own list is empty: this notebook defines nothing public
+
+def __getattr__(name):
+    "A public name, from its module: `import onecycle` loads nothing heavy, and the widgets alone load no TensorFlow."
+    if name not in _MODULE_OF: raise AttributeError(f"module 'onecycle' has no attribute {name!r}")
+    return getattr(importlib.import_module(f'onecycle.{_MODULE_OF[name]}'), name)
+
+def __dir__(): return sorted([*globals(), *__all__])
+
+if TYPE_CHECKING:   # what IDEs and type checkers read; `_HOMES` is what runs (a test keeps the two the same)
+    from onecycle.schedules import one_cycle, SeedCycle, TorchCycle, LRRamp, cycle_arguments
+    from onecycle.callbacks import OneCycleLR, OneCycleSchedule
+    from onecycle.curves import Curve, load_curve, suggest_lr, smooth_losses, SUGGESTION_METHODS
+    from onecycle.lr_finder import LRFinder, lr_find
+    from onecycle.search import find_momentum, find_weight_decay, SearchResult
+    from onecycle.models import MiniMobileNetV2, recalibrate_batchnorm
+    from onecycle.data import load_cifar10, cifar10_datasets
+    from onecycle.widgets import (preview_schedule, explore_finder, compare_searches, SchedulePreview, FinderExplorer,
+                                  SearchComparison)
