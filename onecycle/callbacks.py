@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['OneCycleSchedule', 'OneCycleLR']
 
-# %% ../nbs/03_callbacks.ipynb #d1993058
+# %% ../nbs/03_callbacks.ipynb #8ed6aa20
 import math
 import numpy as np
 import keras
 from keras import ops
-from .core import document, check_count
+from .core import document, check_count, patch_to
 from .schedules import one_cycle, check_cycle_arguments
 from .in_graph import InGraphSchedule, updating_optimizer, iterations, steps_per_epoch
 
@@ -26,7 +26,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step): return self.cycle.lr(ops.cast(step, 'float32'), xp=ops)
     def get_config(self): return self.cycle.config
 
-# %% ../nbs/03_callbacks.ipynb #699e59db
+# %% ../nbs/03_callbacks.ipynb #eb533290
 def _check_lengths(num_samples, batch_size, total_steps):
     "The arguments that fix the cycle's length: both or neither of num_samples and batch_size, positive counts."
     if (num_samples is None) != (batch_size is None):
@@ -41,13 +41,14 @@ def _steps_history(cycle, ranges):
     return {'lr': cycle.lr(steps).tolist(),
             **({'momentum': cycle.momentum(steps).tolist()} if cycle.cycles_momentum else {})}
 
+# %% ../nbs/03_callbacks.ipynb #c66f4a51
 class OneCycleLR(keras.callbacks.Callback):
     "Leslie Smith's one-cycle learning rate and inverse momentum, applied in-graph at every optimizer step of `fit`."
     def __init__(self,
                  num_samples:int=None, # training samples per epoch; None: steps per epoch come from `fit`
                  batch_size:int=None, # batch size passed to `fit` (with num_samples)
                  max_lr:float=None, # peak learning rate (required)
-                 end_percentage:float=None, # seed shape: steps annealing after the cycle, as a fraction; None: its default
+                 end_percentage:float=None, # seed shape: fraction of steps annealing after the cycle; None: its default
                  scale_percentage:float=None, # seed shape: start LR as a fraction of max_lr; None: end_percentage
                  maximum_momentum:float=0.95, # momentum at the ends of the cycle; None and None: don't cycle momentum
                  minimum_momentum:float=0.85, # momentum at the peak learning rate
@@ -66,50 +67,6 @@ class OneCycleLR(keras.callbacks.Callback):
         check_cycle_arguments(**self.cycle_arguments)
         self.cycle, self._fits = None, []   # each fit's cycle and the (first, end) cycle steps of each epoch it ran
 
-    def on_train_begin(self, logs=None):
-        self.optimizer = updating_optimizer(self.model.optimizer)
-        self.steps_per_epoch = steps_per_epoch(self.num_samples, self.batch_size, self.params.get('steps'))
-        # batches per optimizer update
-        self._accumulation = getattr(self.optimizer, 'gradient_accumulation_steps', None) or 1
-        epochs = self.params['epochs']
-        total = self.total_steps or (self.steps_per_epoch and epochs * self.steps_per_epoch // self._accumulation)
-        if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. "
-                                       "Pass num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
-        self.cycle = one_cycle(total, **self.cycle_arguments)
-        self._in_graph = InGraphSchedule(self.model, self.optimizer, self.cycle)
-        self._ranges, self._next_step = [], None
-        self._fits.append((self.cycle, self._ranges))
-
-    def _first_update(self, epoch):
-        "The cycle step of epoch `epoch`'s first optimizer update (steps count updates, not batches)."
-        return epoch * self.steps_per_epoch // self._accumulation
-
-    def on_epoch_begin(self, epoch, logs=None):
-        "Anchor the cycle: epoch `epoch` starts at cycle step `epoch * steps_per_epoch` (in optimizer updates)."
-        self._epoch_begin_iteration = iterations(self.optimizer)
-        if self.steps_per_epoch: self._epoch_first_step = self._first_update(epoch)
-        elif self._next_step is not None: self._epoch_first_step = self._next_step
-        elif epoch: raise ValueError(f"OneCycleLR cannot resume at initial_epoch={epoch} without knowing the steps "
-                                     f"per epoch: "
-                                     "pass num_samples and batch_size, or steps_per_epoch to `fit`")
-        else: self._epoch_first_step = 0
-        # retraces only if the anchor moved
-        self._in_graph.install(self._epoch_begin_iteration - self._epoch_first_step)
-
-    def on_epoch_end(self, epoch, logs=None):
-        steps_run = iterations(self.optimizer) - self._epoch_begin_iteration
-        # see `tf.data` below
-        if self.steps_per_epoch: steps_run = min(steps_run, self._first_update(epoch + 1) - self._epoch_first_step)
-        self._next_step = self._epoch_first_step + steps_run
-        if not steps_run: return
-        self._ranges.append((self._epoch_first_step, self._next_step))
-        last = {'learning_rate': float(self.cycle.lr(self._next_step - 1))}
-        if self.cycle.cycles_momentum: last['momentum'] = float(self.cycle.momentum(self._next_step - 1))
-        if logs is not None: logs.update(last)
-        if self.verbose and not self.params.get('verbose'):   # Keras' own epoch line shows the logs already
-            print(f"OneCycleLR: epoch {epoch + 1}: lr {last['learning_rate']:.6g}" + (f" - momentum "
-                f"{last['momentum']:.4g}" if 'momentum' in last else ''))
-
     @property
     def history(self):
         "The LR (and momentum) of every optimizer step of the last `fit`, as lists, computed from the cycle when read."
@@ -120,7 +77,55 @@ class OneCycleLR(keras.callbacks.Callback):
         "`history` of each `fit` this callback was passed to, in order."
         return [_steps_history(cycle, ranges) for cycle, ranges in self._fits]
 
-    def on_train_end(self, logs=None): self._in_graph.remove()   # later fits trace the optimizer as compiled
+# %% ../nbs/03_callbacks.ipynb #bc7186fb
+@patch_to(OneCycleLR)
+def on_train_begin(self, logs=None):
+    self.optimizer = updating_optimizer(self.model.optimizer)
+    self.steps_per_epoch = steps_per_epoch(self.num_samples, self.batch_size, self.params.get('steps'))
+    self._accumulation = getattr(self.optimizer, 'gradient_accumulation_steps', None) or 1   # batches per update
+    epochs = self.params['epochs']
+    total = self.total_steps or (self.steps_per_epoch and epochs * self.steps_per_epoch // self._accumulation)
+    if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. "
+                                   "Pass num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
+    self.cycle = one_cycle(total, **self.cycle_arguments)
+    self._in_graph = InGraphSchedule(self.model, self.optimizer, self.cycle)
+    self._ranges, self._next_step = [], None
+    self._fits.append((self.cycle, self._ranges))
+
+@patch_to(OneCycleLR)
+def on_train_end(self, logs=None): self._in_graph.remove()   # later fits trace the optimizer as compiled
+
+# %% ../nbs/03_callbacks.ipynb #abf1e320
+@patch_to(OneCycleLR)
+def _first_update(self, epoch):
+    "The cycle step of epoch `epoch`'s first optimizer update (steps count updates, not batches)."
+    return epoch * self.steps_per_epoch // self._accumulation
+
+@patch_to(OneCycleLR)
+def on_epoch_begin(self, epoch, logs=None):
+    "Anchor the cycle: epoch `epoch` starts at cycle step `epoch * steps_per_epoch` (in optimizer updates)."
+    self._epoch_begin_iteration = iterations(self.optimizer)
+    if self.steps_per_epoch: self._epoch_first_step = self._first_update(epoch)
+    elif self._next_step is not None: self._epoch_first_step = self._next_step
+    elif epoch: raise ValueError(f"OneCycleLR cannot resume at initial_epoch={epoch} without knowing the steps per "
+                                 "epoch: pass num_samples and batch_size, or steps_per_epoch to `fit`")
+    else: self._epoch_first_step = 0
+    self._in_graph.install(self._epoch_begin_iteration - self._epoch_first_step)   # retraces only if the anchor moved
+
+@patch_to(OneCycleLR)
+def on_epoch_end(self, epoch, logs=None):
+    steps_run = iterations(self.optimizer) - self._epoch_begin_iteration
+    if self.steps_per_epoch:   # a tf.data epoch can run longer than planned: see `tf.data` below
+        steps_run = min(steps_run, self._first_update(epoch + 1) - self._epoch_first_step)
+    self._next_step = self._epoch_first_step + steps_run
+    if not steps_run: return
+    self._ranges.append((self._epoch_first_step, self._next_step))
+    last = {'learning_rate': float(self.cycle.lr(self._next_step - 1))}
+    if self.cycle.cycles_momentum: last['momentum'] = float(self.cycle.momentum(self._next_step - 1))
+    if logs is not None: logs.update(last)
+    if self.verbose and not self.params.get('verbose'):   # Keras' own epoch line shows the logs already
+        momentum = f" - momentum {last['momentum']:.4g}" if 'momentum' in last else ''
+        print(f"OneCycleLR: epoch {epoch + 1}: lr {last['learning_rate']:.6g}{momentum}")
 
 # %% ../nbs/03_callbacks.ipynb #3368a991
 document(OneCycleLR,

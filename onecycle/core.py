@@ -56,7 +56,7 @@ def argument_help(f) -> dict: # a function, or a class (its `__init__` is read)
                 if token.type == tokenize.COMMENT and token.start[0] < signature_end}
     return {owner[line]: comment for line, comment in comments.items() if line in owner}
 
-# %% ../nbs/00_core.ipynb #b02dc01b
+# %% ../nbs/00_core.ipynb #b4a3078d
 _ARGS_HEADING = '\n\nArgs:\n'
 
 def _with_arguments(f, doc, example=None):
@@ -80,8 +80,10 @@ def document(obj, # a public function or class
     obj.__doc__ = _with_arguments(obj.__init__, obj.__doc__, example)
     for name, member in vars(obj).items():
         method = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
-        inherited = any(hasattr(base, name) for base in obj.__mro__[1:])   # a base class's interface (Keras' `on_epoch_end`...)
-        if not (name.startswith('_') or inherited) and inspect.isfunction(method) and len(inspect.signature(method).parameters) > 1:
+        # a base's interface (Keras' `on_epoch_end`...)
+        inherited = any(hasattr(base, name) for base in obj.__mro__[1:])
+        takes_arguments = inspect.isfunction(method) and len(inspect.signature(method).parameters) > 1
+        if not (name.startswith('_') or inherited) and takes_arguments:
             method.__doc__ = _with_arguments(method, method.__doc__)
     return obj
 

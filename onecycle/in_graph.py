@@ -6,10 +6,11 @@
 __all__ = ['updating_optimizer', 'momentum_attribute', 'iterations', 'retrace', 'InGraphSchedule', 'steps_per_epoch',
            'strategy_scope', 'replicas_in_sync']
 
-# %% ../nbs/02_in_graph.ipynb #ae7f9f74
+# %% ../nbs/02_in_graph.ipynb #413a793c
 import contextlib, math
 import keras
 from keras import ops
+from .core import patch_to
 
 # %% ../nbs/02_in_graph.ipynb #a675ef15
 def updating_optimizer(optimizer):
@@ -43,15 +44,14 @@ def _sgd_update_step(optimizer, momentum):
         optimizer.assign_add(variable, m * mu - gradient * lr if optimizer.nesterov else m)
     return update_step
 
-# %% ../nbs/02_in_graph.ipynb #d2493cb2
+# %% ../nbs/02_in_graph.ipynb #8134fd91
 def iterations(optimizer):
     "The optimizer's update count as an int, on every backend and under tf.distribute (a MirroredVariable has no int)."
     return int(ops.convert_to_numpy(optimizer.iterations))
 
 def retrace(model):
     "`model.make_train_function(force=True)`, traced anew on JAX too (jit reuses the trace of an equal function)."
-    # Keras' own, whatever is installed on the instance
-    make = lambda: type(model).make_train_function(model, force=True)
+    make = lambda: type(model).make_train_function(model, force=True)   # Keras' own, whatever is on the instance
     if keras.backend.backend() != 'jax': return make()
     own, step = vars(model).get('train_step'), model.train_step
     model.train_step = lambda state, data: step(state, data)   # a new function object: a new trace
@@ -60,8 +60,8 @@ def retrace(model):
         if own is None: del model.train_step
         else: model.train_step = own
 
-# what `_overrides` may set on the optimizer
-_OVERRIDDEN = ('_get_current_learning_rate', 'beta_1', 'update_step', 'momentum')
+# %% ../nbs/02_in_graph.ipynb #291807b9
+_OVERRIDDEN = ('_get_current_learning_rate', 'beta_1', 'update_step', 'momentum')   # what `_overrides` may set
 
 class InGraphSchedule:
     "While installed, `model`'s train step uses the LR and momentum of `schedule` at step `iterations - offset`."
@@ -93,32 +93,33 @@ class InGraphSchedule:
         if self.on_remove: self.on_remove()
         retrace(self.model)
 
-    def _overrides(self):
-        "The optimizer attributes that carry the step's values: traced tensors, or (PyTorch, eager) plain numbers."
-        # eager: this runs every step, and NumPy on one number beats a dozen tensor ops
-        if keras.backend.backend() == 'torch':
-            step = iterations(self.optimizer) - self.offset
-            lr, momentum = float(self.schedule.lr(step)), self.schedule.momentum(step)
-            momentum = None if momentum is None else float(momentum)
-        else:   # traced once into the step
-            step = ops.cast(self.optimizer.iterations - self.offset, 'float32')
-            lr, momentum = self.schedule.lr(step, xp=ops), self.schedule.momentum(step, xp=ops)
-        overrides = {'_get_current_learning_rate': lambda: lr}
-        if self.momentum_attribute == 'beta_1': overrides['beta_1'] = momentum
-        if self.momentum_attribute == 'momentum':
-            # read by its fused `_parallel_update_step`
-            if keras.backend.backend() == 'torch': overrides['momentum'] = momentum
-            else: overrides['update_step'] = _sgd_update_step(self.optimizer, momentum)
-        return overrides
+# %% ../nbs/02_in_graph.ipynb #68bd027d
+@patch_to(InGraphSchedule)
+def _overrides(self):
+    "The optimizer attributes that carry the step's values: traced tensors, or (PyTorch, eager) plain numbers."
+    if keras.backend.backend() == 'torch':   # this runs every step, and NumPy on one number beats a dozen tensor ops
+        step = iterations(self.optimizer) - self.offset
+        lr, momentum = float(self.schedule.lr(step)), self.schedule.momentum(step)
+        momentum = None if momentum is None else float(momentum)
+    else:   # traced once into the step
+        step = ops.cast(self.optimizer.iterations - self.offset, 'float32')
+        lr, momentum = self.schedule.lr(step, xp=ops), self.schedule.momentum(step, xp=ops)
+    overrides = {'_get_current_learning_rate': lambda: lr}
+    if self.momentum_attribute == 'beta_1': overrides['beta_1'] = momentum
+    if self.momentum_attribute == 'momentum':
+        if keras.backend.backend() == 'torch': overrides['momentum'] = momentum   # read by its fused update
+        else: overrides['update_step'] = _sgd_update_step(self.optimizer, momentum)
+    return overrides
 
-    def _apply(self, grads, trainable_variables=None):
-        optimizer = self.optimizer
-        for name, value in self._overrides().items(): setattr(optimizer, name, value)
-        try: return type(optimizer).apply(optimizer, grads, trainable_variables)
-        finally:
-            for name in _OVERRIDDEN:
-                if name in self._originals: setattr(optimizer, name, self._originals[name])
-                else: vars(optimizer).pop(name, None)
+@patch_to(InGraphSchedule)
+def _apply(self, grads, trainable_variables=None):
+    optimizer = self.optimizer
+    for name, value in self._overrides().items(): setattr(optimizer, name, value)
+    try: return type(optimizer).apply(optimizer, grads, trainable_variables)
+    finally:
+        for name in _OVERRIDDEN:
+            if name in self._originals: setattr(optimizer, name, self._originals[name])
+            else: vars(optimizer).pop(name, None)
 
 # %% ../nbs/02_in_graph.ipynb #b2f83cea
 def steps_per_epoch(num_samples:int, # training samples per epoch, or None

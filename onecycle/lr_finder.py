@@ -39,7 +39,7 @@ class _LossRecord(keras.metrics.Metric):
     def result(self): return {}   # nothing in the logs
     def reset_state(self): pass   # the record spans the test: Keras resets metrics at every epoch and evaluation
 
-# %% ../nbs/05_lr_finder.ipynb #e0317b52
+# %% ../nbs/05_lr_finder.ipynb #5ff2431c
 def _check_validation_data(validation_data, validation_sample_rate):
     "`validation_data` as a tuple of arrays (or None), after checking it and `validation_sample_rate`."
     if isinstance(validation_sample_rate, bool) or not isinstance(validation_sample_rate,
@@ -64,6 +64,7 @@ def _writable_folder(save_dir):
     except OSError as e: raise ValueError(f"`save_dir` {str(save_dir)!r} is not a writable folder: {e}") from e
     return save_dir
 
+# %% ../nbs/05_lr_finder.ipynb #0bfed1a9
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over an epoch, record each step's loss, stop on divergence; see `curve`."
     def __init__(self,

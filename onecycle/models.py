@@ -57,7 +57,7 @@ def _inverted_residual(inputs, filters, alpha, expansion_factor, depth_multiplie
     x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f'conv_pw_{block_id}_bn')(x)
     return x, strides == 1 and channels == filters
 
-# %% ../nbs/08_models.ipynb #b90f011e
+# %% ../nbs/08_models.ipynb #2676c88c
 _BLOCKS = [(16, 1, 1), (24, None, 2), (24, None, 1), (32, None, 1), (32, None, 1), (32, None, 1),
            # (filters, expansion (None: expansion_factor), strides)
            (64, None, 2), (64, None, 1), (64, None, 1), (64, None, 1)]
@@ -73,7 +73,7 @@ def MiniMobileNetV2(input_shape=(32, 32, 3), # channels-last image shape
                     input_tensor=None, # optional Keras tensor to build on
                     pooling:str=None, # without the top: None, 'avg' or 'max'
                     classes:int=10, # classes for the top
-                    seed:int=None): # seed of the initial weights and dropout; None: Keras' global random state (as the old code)
+                    seed:int=None): # seed of the initial weights and dropout; None: Keras' global random state
     "The old keras-one-cycle MiniMobileNetV2 for CIFAR-10, in Keras 3."
     if weights is not None and not (isinstance(weights, (str, Path)) and Path(weights).is_file()):
         raise ValueError(f"`weights` must be None or the path of a weights file (nothing is downloaded); got "

@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['SchedulePreview', 'preview_schedule', 'FinderExplorer', 'explore_finder', 'SearchComparison', 'compare_searches']
 
-# %% ../nbs/07_widgets.ipynb #462bfaff
+# %% ../nbs/07_widgets.ipynb #976af869
 import base64, io, math
 from html import escape
 from pathlib import Path
 import numpy as np
 import ipywidgets as w
-from .core import document
+from .core import document, patch_to
 from .schedules import one_cycle, cycle_arguments, check_cycle_arguments
 from .curves import Curve, SUGGESTION_METHODS
 from .search import SearchResult
@@ -64,7 +64,7 @@ def _initial_values(given):
     if values['scale_percentage'] is None: values['scale_percentage'] = values['end_percentage'] or 0.1
     return values
 
-# %% ../nbs/07_widgets.ipynb #e4bd56b2
+# %% ../nbs/07_widgets.ipynb #98b4898a
 class SchedulePreview:
     "Sliders previewing OneCycleLR's learning rate and momentum; display it, or its `widget`."
     def __init__(self,
@@ -108,44 +108,49 @@ class SchedulePreview:
         self._update()
         self.widget = w.VBox([*self.controls.values(), self.image.widget, self.info, self.call])
 
-    def _show_shape_controls(self):
-        shown = _shape_only()[self.controls['shape'].value]
-        for names in _shape_only().values():
-            for name in names: self.controls[name].layout.display = '' if name in shown else 'none'
-
-    def arguments(self, values:dict=None): # control values by name; None: the controls' current values
-        "The `OneCycleLR` keyword arguments the controls describe (with total_steps)."
-        v = values or {name: control.value for name, control in self.controls.items()}
-        plain = lambda value: _number(value) if isinstance(value, float) else value
-        arguments = dict(max_lr=_number(v['max_lr']))
-        momentum = ('maximum_momentum', 'minimum_momentum')
-        arguments.update({name: plain(v[name]) for name in cycle_arguments(v['shape']) if name not in momentum})
-        for name in ('maximum_momentum',
-                     'minimum_momentum'): arguments[name] = _number(v[name]) if v['cycle_momentum'] else None
-        return dict(arguments, total_steps=v['epochs'] * v['steps_per_epoch'])
-
-    def _update(self):
-        self._show_shape_controls()
-        arguments = self.arguments()
-        try: self.cycle = one_cycle(**arguments)
-        except ValueError as e:
-            self.cycle, self.call_text, self.call.value, self.info.value = None, '', '', _error(e)
-            return
-        steps = self.cycle.steps
-        lrs, momenta = self.cycle.lr(steps), self.cycle.momentum(steps)
-        self.lr_line.set_data(steps, lrs)
-        self.momentum_line.set_data(steps, momenta if momenta is not None else np.full(len(steps), np.nan))
-        for ax in (self.lr_ax, self.momentum_ax): ax.relim(); ax.autoscale_view()
-        peak = int(np.argmax(lrs))
-        self.image.show(f"learning rate from {lrs[0]:.4g} up to {lrs[peak]:.4g} at step {peak}, then down to "
-                        f"{lrs[-1]:.4g}")
-        self.info.value = (f"start LR <b>{lrs[0]:.4g}</b> · peak <b>{lrs[peak]:.4g}</b> at step <b>{peak}</b> · "
-                           f"final <b>{lrs[-1]:.4g}</b> · <b>{len(steps)}</b> steps ({self.controls['epochs'].value} "
-                               f"epochs × {self.controls['steps_per_epoch'].value})")
-        self.call_text = 'OneCycleLR(' + ', '.join(f'{k}={v!r}' for k, v in arguments.items()) + ')'
-        self.call.value = f'<code class="onecycle-call">{escape(self.call_text)}</code>'
-
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)   # shown as its widget
+
+# %% ../nbs/07_widgets.ipynb #1f886723
+@patch_to(SchedulePreview)
+def _show_shape_controls(self):
+    shown = _shape_only()[self.controls['shape'].value]
+    for names in _shape_only().values():
+        for name in names: self.controls[name].layout.display = '' if name in shown else 'none'
+
+@patch_to(SchedulePreview)
+def arguments(self, values:dict=None): # control values by name; None: the controls' current values
+    "The `OneCycleLR` keyword arguments the controls describe (with total_steps)."
+    v = values or {name: control.value for name, control in self.controls.items()}
+    plain = lambda value: _number(value) if isinstance(value, float) else value
+    arguments = dict(max_lr=_number(v['max_lr']))
+    momentum = ('maximum_momentum', 'minimum_momentum')
+    arguments.update({name: plain(v[name]) for name in cycle_arguments(v['shape']) if name not in momentum})
+    for name in ('maximum_momentum',
+                 'minimum_momentum'): arguments[name] = _number(v[name]) if v['cycle_momentum'] else None
+    return dict(arguments, total_steps=v['epochs'] * v['steps_per_epoch'])
+
+@patch_to(SchedulePreview)
+def _update(self):
+    self._show_shape_controls()
+    arguments = self.arguments()
+    try: self.cycle = one_cycle(**arguments)
+    except ValueError as e:
+        self.cycle, self.call_text, self.call.value, self.info.value = None, '', '', _error(e)
+        return
+    steps = self.cycle.steps
+    lrs, momenta = self.cycle.lr(steps), self.cycle.momentum(steps)
+    self.lr_line.set_data(steps, lrs)
+    self.momentum_line.set_data(steps, momenta if momenta is not None else np.full(len(steps), np.nan))
+    for ax in (self.lr_ax, self.momentum_ax): ax.relim(); ax.autoscale_view()
+    peak = int(np.argmax(lrs))
+    self.image.show(f"learning rate from {lrs[0]:.4g} up to {lrs[peak]:.4g} at step {peak}, then down to "
+                    f"{lrs[-1]:.4g}")
+    self.info.value = (f"start LR <b>{lrs[0]:.4g}</b> · peak <b>{lrs[peak]:.4g}</b> at step <b>{peak}</b> · "
+                       f"final <b>{lrs[-1]:.4g}</b> · <b>{len(steps)}</b> steps ({self.controls['epochs'].value} "
+                           f"epochs × {self.controls['steps_per_epoch'].value})")
+    self.call_text = 'OneCycleLR(' + ', '.join(f'{k}={v!r}' for k, v in arguments.items()) + ')'
+    self.call.value = f'<code class="onecycle-call">{escape(self.call_text)}</code>'
+
 
 def preview_schedule(**initial): # max_lr, epochs, steps_per_epoch (or num_samples, batch_size), any OneCycleLR argument
     "Sliders previewing OneCycleLR's schedules, with the call that reproduces them."
