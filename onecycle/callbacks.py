@@ -85,8 +85,8 @@ def on_train_begin(self, logs=None):
     self._accumulation = getattr(self.optimizer, 'gradient_accumulation_steps', None) or 1   # batches per update
     epochs = self.params['epochs']
     total = self.total_steps or (self.steps_per_epoch and epochs * self.steps_per_epoch // self._accumulation)
-    if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. "
-                                   "Pass num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
+    if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. Pass "
+                                   "num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
     self.cycle = one_cycle(total, **self.cycle_arguments)
     self._in_graph = InGraphSchedule(self.model, self.optimizer, self.cycle)
     self._ranges, self._next_step = [], None
@@ -108,7 +108,7 @@ def on_epoch_begin(self, epoch, logs=None):
     if self.steps_per_epoch: self._epoch_first_step = self._first_update(epoch)
     elif self._next_step is not None: self._epoch_first_step = self._next_step
     elif epoch: raise ValueError(f"OneCycleLR cannot resume at initial_epoch={epoch} without knowing the steps per "
-                                 "epoch: pass num_samples and batch_size, or steps_per_epoch to `fit`")
+                                 f"epoch: pass num_samples and batch_size, or steps_per_epoch to `fit`")
     else: self._epoch_first_step = 0
     self._in_graph.install(self._epoch_begin_iteration - self._epoch_first_step)   # retraces only if the anchor moved
 
@@ -130,6 +130,6 @@ def on_epoch_end(self, epoch, logs=None):
 # %% ../nbs/03_callbacks.ipynb #3368a991
 document(OneCycleLR,
          "model.fit(x, y, epochs=10, batch_size=64, callbacks=[OneCycleLR(max_lr=lr_find(model, x, y, "
-             "batch_size=64).suggestion())])")
+         "batch_size=64).suggestion())])")
 document(OneCycleSchedule,
          "model.compile(keras.optimizers.Adam(OneCycleSchedule(total_steps=1000, max_lr=0.01)), loss)")

@@ -83,29 +83,26 @@ def suggest_lr(lrs, # learning rates of the curve's points
     if method == 'steepest': return float(lrs[np.argmin(np.gradient(losses, np.log10(lrs)))])
     return float(lrs[_valley_index(losses)])
 
-# %% ../nbs/04_curves.ipynb #afd74e1b
+# %% ../nbs/04_curves.ipynb #fc015881
 def _curve_problems(lrs, losses, raw_losses, stopped_early=False, planned_steps=None):
     "Why this curve's suggestion should not be trusted: a list of messages, empty when it looks sound."
     problems, n = [], len(raw_losses)
     if stopped_early and planned_steps and n < 0.2 * planned_steps:
-        problems.append(f"the loss diverged after {n} of {planned_steps} steps (at LR {lrs[-1]:.3g}): "
-                        "minimum_lr is too high; lower it so the curve shows the loss falling first")
+        problems.append(f"the loss diverged after {n} of {planned_steps} steps (at LR {lrs[-1]:.3g}): minimum_lr is "
+                        f"too high; lower it so the curve shows the loss falling first")
     if not _can_suggest(lrs, losses): return problems
     _, readable = _readable_points(lrs, raw_losses)
     lag_free = _lag_free(readable)
     fall = (lag_free[0] - lag_free.min()) / abs(lag_free[0])
     if fall < 0.1:
         problems.append(f"the loss barely falls over the range ({fall:.0%} of its start): widen the range (lower "
-                        f"minimum_lr, "
-                        "higher maximum_lr), run more steps, or check that the model learns at all")
+                        f"minimum_lr, higher maximum_lr), run more steps, or check that the model learns at all")
     suggestions = {method: suggest_lr(lrs, losses, method, raw_losses=raw_losses) for method in SUGGESTION_METHODS}
-    others = [abs(np.log10(suggestions['one_cycle'] / lr)) for method,
-              lr in suggestions.items() if method != 'one_cycle']
+    others = [abs(np.log10(suggestions['one_cycle'] / lr)) for name, lr in suggestions.items() if name != 'one_cycle']
     if min(others) > 1:
-        problems.append("the suggestion rules disagree by more than a decade (" + ', '.join(f'{m} {lr:.3g}' for m,
-            lr in suggestions.items())
-                        + "): the curve has no clear bottom; run more steps, use lr_find(..., repeats=3), or read the "
-                            "plot")
+        listed = ', '.join(f'{method} {lr:.3g}' for method, lr in suggestions.items())
+        problems.append(f"the suggestion rules disagree by more than a decade ({listed}): the curve has no clear "
+                        "bottom; run more steps, use lr_find(..., repeats=3), or read the plot")
     return problems
 
 # %% ../nbs/04_curves.ipynb #e97dc377
@@ -121,8 +118,8 @@ class Curve:
                  runs:list=()): # the curves of a repeated test, of which this is the median
         self.lrs, self.raw_losses = np.asarray(lrs, dtype=float), np.asarray(raw_losses, dtype=float)
         if self.lrs.ndim != 1 or self.lrs.shape != self.raw_losses.shape:
-            raise ValueError(f"`lrs` and `raw_losses` must be 1-d and of the same length; got shapes {self.lrs.shape} "
-                             f"and {self.raw_losses.shape}")
+            raise ValueError(f"`lrs` and `raw_losses` must be 1-d and of the same length; got shapes "
+                             f"{self.lrs.shape} and {self.raw_losses.shape}")
         check_choice('lr_scale', lr_scale, ('exp', 'linear'))
         check_range('beta', beta, 0, 1, high_closed=False)
         self.lr_scale, self.beta, self.stopped_early = lr_scale, float(beta), bool(stopped_early)
@@ -187,8 +184,8 @@ def problems(self):
                                self.settings.get('planned_steps'))
     if len(self.runs) > 1 and all(run.can_suggest for run in self.runs) and self.spread() > 10:
         problems.append(f"the {len(self.runs)} runs' suggestions span {self.spread():.0f}x "
-                        f"({', '.join(f'{lr:.3g}' for lr in self.run_suggestions())}): "
-                        "the curve depends on the batch order; run more steps or more repeats")
+                        f"({', '.join(f'{lr:.3g}' for lr in self.run_suggestions())}): the curve depends on the "
+                        f"batch order; run more steps or more repeats")
     return problems
 
 # %% ../nbs/04_curves.ipynb #165492b7

@@ -49,13 +49,11 @@ def load_cifar10(path:str=None, # a `cifar-10-batches-py` folder; None: Keras' c
             try: keras.datasets.cifar10.load_data()
             except Exception as e:
                 raise RuntimeError(
-                    f"CIFAR-10 is not in Keras' cache ({path}) and could not be downloaded: {e}.\n"
-                    "On a machine without internet, download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz "
-                        "elsewhere "
+                    f"CIFAR-10 is not in Keras' cache ({path}) and could not be downloaded: {e}.\nOn a machine "
+                    f"without internet, download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz elsewhere "
                     f"and extract it so that {path / 'data_batch_1'} exists (the archive holds the "
-                        f"cifar-10-batches-py folder), "
-                    "or pass path= to a cifar-10-batches-py folder (on the command line: onecycle-demo --dataset "
-                        "cifar10 --cifar10-path FOLDER).") from None
+                    f"cifar-10-batches-py folder), or pass path= to a cifar-10-batches-py folder (on the command "
+                    f"line: onecycle-demo --dataset cifar10 --cifar10-path FOLDER).") from None
     path = Path(path)
     train = [_read_batch(path / f'data_batch_{i}') for i in range(1, 6)]
     x_train, y_train = np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])
@@ -151,5 +149,5 @@ document(load_cifar10, "(x_train, y_train), (x_test, y_test) = load_cifar10('cif
 document(cifar10_datasets, "train, test, (mean, std) = cifar10_datasets(batch_size=128, augment='flip+crop')")
 document(write_cifar10_batches,
          "write_cifar10_batches('my-data/cifar-10-batches-py', (train_images, train_labels), (test_images, "
-             "test_labels))")
+         "test_labels))")
 document(write_digits_as_cifar10, "load_cifar10(write_digits_as_cifar10('digits/cifar-10-batches-py'))")

@@ -155,11 +155,10 @@ def main(argv=None):
         s = run_demo(args.dataset, args.epochs, args.batch_size, args.output, args.seed, 0 if args.quiet else 1,
                      args.cifar10_path, args.subset)
     print(f"\n{s['dataset']}, {s['epochs']} epochs: suggested max LR {s['max_lr']:.3g} (one_cycle); test accuracy "
-          f"one-cycle SGD "
-          f"{s['one_cycle_test_accuracy']:.4f} vs Adam 2e-3 {s['adam_test_accuracy']:.4f} ({s['one_cycle_vs_adam']}: "
-              f"noise ±{s['noise']:.4f} "
-          f"on {s['test_size']} test examples); wall time {s['wall_seconds']:.1f} s; "
-          f"plots and summary.json in {args.output}/ (TensorFlow's own log in tensorflow.log)")
+          f"one-cycle SGD {s['one_cycle_test_accuracy']:.4f} vs Adam 2e-3 {s['adam_test_accuracy']:.4f} "
+          f"({s['one_cycle_vs_adam']}: noise ±{s['noise']:.4f} on {s['test_size']} test examples); wall time "
+          f"{s['wall_seconds']:.1f} s; plots and summary.json in {args.output}/ (TensorFlow's own log in "
+          f"tensorflow.log)")
 
 # %% ../nbs/10_demo.ipynb #36009a11
 document(run_demo, "summary = run_demo(epochs=10, output='onecycle-demo'); summary['one_cycle_vs_adam']")

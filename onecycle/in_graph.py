@@ -23,15 +23,13 @@ def momentum_attribute(optimizer):
     if isinstance(optimizer, keras.optimizers.SGD):
         if optimizer.momentum == 0:
             raise ValueError("OneCycleLR cannot cycle the momentum of SGD compiled with momentum=0: it has no "
-                             "momentum buffers. "
-                             "Compile with a momentum (e.g. SGD(momentum=0.9)), or pass maximum_momentum=None, "
-                                 "minimum_momentum=None")
+                             "momentum buffers. Compile with a momentum (e.g. SGD(momentum=0.9)), or pass "
+                             "maximum_momentum=None, minimum_momentum=None")
         return 'momentum'
     if hasattr(optimizer, 'beta_1'): return 'beta_1'
     raise ValueError(f"OneCycleLR cannot cycle momentum for {type(optimizer).__name__}: it cycles SGD's `momentum` "
-                     f"and the `beta_1` "
-                     "of Adam-like optimizers. Pass maximum_momentum=None, minimum_momentum=None to cycle the "
-                         "learning rate only")
+                     f"and the `beta_1` of Adam-like optimizers. Pass maximum_momentum=None, minimum_momentum=None "
+                     f"to cycle the learning rate only")
 
 # %% ../nbs/02_in_graph.ipynb #fe2152bc
 def _sgd_update_step(optimizer, momentum):
@@ -129,8 +127,8 @@ def steps_per_epoch(num_samples:int, # training samples per epoch, or None
     if num_samples is None: return fit_steps
     steps = math.ceil(num_samples / batch_size)
     if fit_steps is not None and fit_steps != steps:
-        raise ValueError(f"num_samples={num_samples} and batch_size={batch_size} make {steps} steps per epoch, "
-                         f"but `fit` runs {fit_steps}; pass the values `fit` uses, or leave both out")
+        raise ValueError(f"num_samples={num_samples} and batch_size={batch_size} make {steps} steps per epoch, but "
+                         f"`fit` runs {fit_steps}; pass the values `fit` uses, or leave both out")
     return steps
 
 # %% ../nbs/02_in_graph.ipynb #bb624eb8

@@ -143,14 +143,14 @@ def _total_steps(self):
     if self.num_steps: return self.num_steps if fit_steps is None else min(self.num_steps, fit_steps)
     steps = steps_per_epoch(self.num_samples, self.batch_size, fit_steps)
     if steps: return steps
-    raise ValueError("LRFinder cannot tell how many steps the epoch has: the input's length is unknown. "
-                     "Pass num_samples and batch_size, or num_steps, or steps_per_epoch to `fit`")
+    raise ValueError("LRFinder cannot tell how many steps the epoch has: the input's length is unknown. Pass "
+                     "num_samples and batch_size, or num_steps, or steps_per_epoch to `fit`")
 
 @patch_to(LRFinder)
 def on_train_begin(self, logs=None):
     if self.params.get('epochs', 1) > 1:
-        warnings.warn(f"LRFinder runs over one epoch; fit was given epochs={self.params['epochs']}. "
-                      "The curve is recorded over the first epoch only; later epochs train at maximum_lr")
+        warnings.warn(f"LRFinder runs over one epoch; fit was given epochs={self.params['epochs']}. The curve is "
+                      f"recorded over the first epoch only; later epochs train at maximum_lr")
     self._start_curve()
     self.ramp = LRRamp(self._total_steps(), self.minimum_lr, self.maximum_lr, self.lr_scale)
     self.optimizer = updating_optimizer(self.model.optimizer)
@@ -176,7 +176,7 @@ def on_epoch_begin(self, epoch, logs=None):
         self._anchored = True
         self._in_graph.install(iterations(self.optimizer))
 
-# %% ../nbs/05_lr_finder.ipynb #a3ab03f8
+# %% ../nbs/05_lr_finder.ipynb #3e9b1646
 @patch_to(LRFinder)
 def _prepare_validation(self):
     "Hold the validation set in variables and draw every step's validation batches now."
@@ -234,8 +234,8 @@ def _jax_train_step_recording_validation(self, train_step):
                    *zip(model.metrics_variables, metrics_variables)]
         with keras.StatelessScope(state_mapping=mapping) as scope:
             self._record.update_state(self._validation_loss(self._record.count.value))
-        metrics_variables = [value if (new := scope.get_current_value(v)) is None else new for v,
-                             value in zip(model.metrics_variables, metrics_variables)]
+        metrics_variables = [value if (new := scope.get_current_value(v)) is None else new
+                             for v, value in zip(model.metrics_variables, metrics_variables)]
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
     return recording
 
@@ -422,5 +422,5 @@ def lr_find(model, # a compiled Keras model
 # %% ../nbs/05_lr_finder.ipynb #a0ba957d
 document(LRFinder,
          "finder = LRFinder(minimum_lr=1e-5, maximum_lr=10.); model.fit(x, y, epochs=1, callbacks=[finder]); "
-             "finder.curve.plot()")
+         "finder.curve.plot()")
 document(lr_find, "max_lr = lr_find(model, x, y, batch_size=64).suggestion()   # the model is restored afterwards")

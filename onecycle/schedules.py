@@ -14,15 +14,15 @@ from .core import document, check_range, check_count, check_choice, argument_hel
 def _check_momentum(maximum_momentum, minimum_momentum):
     "Both momentum bounds in [0, 1) with minimum <= maximum, or both `None` (no momentum cycling)."
     if (maximum_momentum is None) != (minimum_momentum is None):
-        raise ValueError("give both `maximum_momentum` and `minimum_momentum`, or set both to None to turn momentum "
+        raise ValueError(f"give both `maximum_momentum` and `minimum_momentum`, or set both to None to turn momentum "
                          f"cycling off; got maximum_momentum={maximum_momentum!r}, "
-                             f"minimum_momentum={minimum_momentum!r}")
+                         f"minimum_momentum={minimum_momentum!r}")
     if maximum_momentum is None: return
     check_range('maximum_momentum', maximum_momentum, 0, 1, high_closed=False)
     check_range('minimum_momentum', minimum_momentum, 0, 1, high_closed=False)
     if minimum_momentum > maximum_momentum:
-        raise ValueError(f"`minimum_momentum` must be <= `maximum_momentum`; got minimum_momentum={minimum_momentum!r} "
-                         f"> maximum_momentum={maximum_momentum!r}")
+        raise ValueError(f"`minimum_momentum` must be <= `maximum_momentum`; got "
+                         f"minimum_momentum={minimum_momentum!r} > maximum_momentum={maximum_momentum!r}")
 
 # %% ../nbs/01_schedules.ipynb #348af01e
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -73,8 +73,8 @@ class SeedCycle(_StepSchedule):
         self.end_percentage, self.scale_percentage = float(end_percentage), float(scale_percentage)
         self.mid = int(self.total_steps * (1 - self.end_percentage) / 2)
         if self.mid < 1: raise ValueError(f"`total_steps`={total_steps} is too few for "
-                                          f"end_percentage={end_percentage}: "
-                                          "the warm-up needs at least one step (total_steps*(1-end_percentage)/2 >= 1)")
+                                          f"end_percentage={end_percentage}: the warm-up needs at least one step "
+                                          f"(total_steps*(1-end_percentage)/2 >= 1)")
 
     @staticmethod
     def check_arguments(max_lr, end_percentage, scale_percentage, maximum_momentum, minimum_momentum):
@@ -82,8 +82,8 @@ class SeedCycle(_StepSchedule):
         _check_peak_and_momentum(max_lr, maximum_momentum, minimum_momentum)
         check_range('end_percentage', end_percentage, 0, 1, high_closed=False)
         if scale_percentage is None and end_percentage == 0:
-            raise ValueError("`scale_percentage` must be given (in (0, 1]) when `end_percentage` is 0: it defaults to "
-                             "`end_percentage`")
+            raise ValueError("`scale_percentage` must be given (in (0, 1]) when `end_percentage` is 0: it defaults "
+                             "to `end_percentage`")
         check_range('scale_percentage', end_percentage if scale_percentage is None else scale_percentage, 0, 1,
                     low_closed=False)
 
@@ -158,9 +158,9 @@ class TorchCycle(_StepSchedule):
         ends = [0] + [p[0] for p in phases]
         if any(b <= a for a, b in zip(ends, ends[1:])):
             raise ValueError(f"pct_start={self.pct_start} with "
-                             f"total_steps={N}{' and three_phase' if self.three_phase else ''} "
-                             f"leaves a phase with no steps (phase ends at steps {[round(e, 3) for e in ends[1:]]}); "
-                             "`pct_start` must keep every phase at least one step long")
+                             f"total_steps={N}{' and three_phase' if self.three_phase else ''} leaves a phase with "
+                             f"no steps (phase ends at steps {[round(e, 3) for e in ends[1:]]}); `pct_start` must "
+                             f"keep every phase at least one step long")
         return phases
 
     def _anneal(self, start, end, pct, xp):
@@ -194,13 +194,13 @@ def _shape_of(arguments):
     seed, torch = set(cycle_arguments('seed')), set(cycle_arguments('pytorch'))
     unknown = sorted(set(arguments) - seed - torch)
     if unknown: raise ValueError(f"unknown one-cycle argument(s) {', '.join(map('`{}`'.format, unknown))}; the seed "
-                                 f"shape takes "
-                                 f"{', '.join(sorted(seed))} and the PyTorch shape {', '.join(sorted(torch))}")
+                                 f"shape takes {', '.join(sorted(seed))} and the PyTorch shape "
+                                 f"{', '.join(sorted(torch))}")
     seed_only, torch_only = sorted(set(arguments) & (seed - torch)), sorted(set(arguments) & (torch - seed))
     if seed_only and torch_only:
         raise ValueError(f"{', '.join(map('`{}`'.format, seed_only))} belong to the seed shape and "
-                         f"{', '.join(map('`{}`'.format, torch_only))} "
-                         "to the PyTorch shape: give the arguments of one shape, not both")
+                         f"{', '.join(map('`{}`'.format, torch_only))} to the PyTorch shape: give the arguments of "
+                         f"one shape, not both")
     return TorchCycle if torch_only else SeedCycle
 
 def one_cycle(total_steps:int, # optimizer steps in the whole cycle

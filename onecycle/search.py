@@ -118,6 +118,6 @@ def find_weight_decay(build_model, # build_model(weight_decay) -> a compiled mod
 # %% ../nbs/06_search.ipynb #bc79f1cf
 document(find_momentum,
          "find_momentum(build_model, (x, y), minimum_lr=max_lr / 10, maximum_lr=max_lr, validation_data=(x_val, "
-             "y_val)).recommended")
+         "y_val)).recommended")
 document(find_weight_decay, "find_weight_decay(build_model, (x, y), minimum_lr=max_lr / 10, maximum_lr=max_lr).plot()")
 document(SearchResult, "print(search); search.recommended; SearchResult.load('searches/momentum').plot()")

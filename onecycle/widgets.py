@@ -145,9 +145,9 @@ def _update(self):
     peak = int(np.argmax(lrs))
     self.image.show(f"learning rate from {lrs[0]:.4g} up to {lrs[peak]:.4g} at step {peak}, then down to "
                     f"{lrs[-1]:.4g}")
-    self.info.value = (f"start LR <b>{lrs[0]:.4g}</b> · peak <b>{lrs[peak]:.4g}</b> at step <b>{peak}</b> · "
-                       f"final <b>{lrs[-1]:.4g}</b> · <b>{len(steps)}</b> steps ({self.controls['epochs'].value} "
-                           f"epochs × {self.controls['steps_per_epoch'].value})")
+    self.info.value = (f"start LR <b>{lrs[0]:.4g}</b> · peak <b>{lrs[peak]:.4g}</b> at step <b>{peak}</b> · final "
+                       f"<b>{lrs[-1]:.4g}</b> · <b>{len(steps)}</b> steps ({self.controls['epochs'].value} epochs × "
+                       f"{self.controls['steps_per_epoch'].value})")
     self.call_text = 'OneCycleLR(' + ', '.join(f'{k}={v!r}' for k, v in arguments.items()) + ')'
     self.call.value = f'<code class="onecycle-call">{escape(self.call_text)}</code>'
 
@@ -206,8 +206,8 @@ class FinderExplorer:
         at = np.interp(np.log10(self.suggestion), np.log10(lrs[finite]), losses[finite])
         self.marker.set_data([self.suggestion], [at])
         self.image.show(f"{len(lrs)} points; {v['method']} suggests {self.suggestion:.4g}")
-        self.info.value = (f"suggested learning rate (<b>{v['method']}</b>): <b>{self.suggestion:.4g}</b> "
-                           f"from {len(lrs)} points")
+        self.info.value = (f"suggested learning rate (<b>{v['method']}</b>): <b>{self.suggestion:.4g}</b> from "
+                           f"{len(lrs)} points")
 
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)   # shown as its widget
 
