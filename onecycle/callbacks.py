@@ -41,7 +41,7 @@ def _steps_history(cycle, ranges):
     return {'lr': cycle.lr(steps).tolist(),
             **({'momentum': cycle.momentum(steps).tolist()} if cycle.cycles_momentum else {})}
 
-# %% ../nbs/03_callbacks.ipynb #c66f4a51
+# %% ../nbs/03_callbacks.ipynb #46f34b46
 class OneCycleLR(keras.callbacks.Callback):
     "Leslie Smith's one-cycle learning rate and inverse momentum, applied in-graph at every optimizer step of `fit`."
     def __init__(self,
@@ -62,7 +62,7 @@ class OneCycleLR(keras.callbacks.Callback):
         if max_lr is None: raise ValueError("`max_lr` is required: the peak learning rate, e.g. from `lr_find`")
         self.cycle_arguments = dict(max_lr=max_lr, end_percentage=end_percentage, scale_percentage=scale_percentage,
                                     maximum_momentum=maximum_momentum, minimum_momentum=minimum_momentum,
-                                        **cycle_arguments)
+                                    **cycle_arguments)
         _check_lengths(num_samples, batch_size, total_steps)
         check_cycle_arguments(**self.cycle_arguments)
         self.cycle, self._fits = None, []   # each fit's cycle and the (first, end) cycle steps of each epoch it ran

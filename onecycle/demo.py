@@ -50,7 +50,7 @@ def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
             seed=seed), from_logits=False, lr_range=(1e-3, 10.))
     raise ValueError(f"`dataset` must be 'digits' or 'cifar10'; got {dataset!r}")
 
-# %% ../nbs/10_demo.ipynb #2c45e054
+# %% ../nbs/10_demo.ipynb #886ed64a
 def _compiled(setup, optimizer):
     import keras
     model = setup['build']()
@@ -105,7 +105,7 @@ def run_demo(dataset:str='digits', # 'digits' (offline, bundled with scikit-lear
     summary = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, seed=seed,
                    suggested_lr=curve.suggestions(), max_lr=max_lr,
                    one_cycle_test_accuracy=one_cycle_accuracy, adam_test_accuracy=adam_accuracy,
-                       adam_learning_rate=2e-3,
+                   adam_learning_rate=2e-3,
                    test_size=test_size, noise=round(_binomial_se(adam_accuracy, test_size), 4),
                    one_cycle_vs_adam=_versus(one_cycle_accuracy, adam_accuracy, test_size),
                    wall_seconds=round(time.perf_counter() - start, 1))

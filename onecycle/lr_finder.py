@@ -64,7 +64,7 @@ def _writable_folder(save_dir):
     except OSError as e: raise ValueError(f"`save_dir` {str(save_dir)!r} is not a writable folder: {e}") from e
     return save_dir
 
-# %% ../nbs/05_lr_finder.ipynb #0bfed1a9
+# %% ../nbs/05_lr_finder.ipynb #e6b21e36
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over an epoch, record each step's loss, stop on divergence; see `curve`."
     def __init__(self,
@@ -111,7 +111,7 @@ class LRFinder(keras.callbacks.Callback):
         "How the test runs: saved with the curve."
         return dict(minimum_lr=self.minimum_lr, maximum_lr=self.maximum_lr, validation=self.validation_data is not None,
                     validation_sample_rate=self.validation_sample_rate,
-                        stopping_criterion_factor=self.stopping_criterion_factor,
+                    stopping_criterion_factor=self.stopping_criterion_factor,
                     planned_steps=self.ramp and self.ramp.total_steps)
 
     @property
@@ -365,7 +365,7 @@ def _shuffled_batches(x, y, batch_size, steps, seed):
     order = np.concatenate([rng.permutation(count) for _ in range(shuffles)])[:steps * batch_size]
     return tuple(keras.tree.map_structure(lambda a: np.asarray(a)[order], data) for data in (x, y))
 
-# %% ../nbs/05_lr_finder.ipynb #74a0c8c2
+# %% ../nbs/05_lr_finder.ipynb #c3b26422
 def lr_find(model, # a compiled Keras model
             x, # training inputs: arrays, or a tf.data.Dataset of (x, y)
             y=None, # training targets for array inputs
@@ -400,7 +400,7 @@ def lr_find(model, # a compiled Keras model
         finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, lr_scale, validation_data, validation_sample_rate,
                           stopping_criterion_factor,
                           loss_smoothing_beta, run_dir, bool(verbose) and repeats == 1, num_steps=num_steps,
-                              seed=seed + run)
+                          seed=seed + run)
         run_x, run_y = (x, y) if y is None else _shuffled_batches(x, y, batch_size, num_steps, seed + run)
         with warnings.catch_warnings(), _backend_rng_kept():
             # warn once, about the median

@@ -18,7 +18,7 @@ def _make_divisible(v, divisor=8, min_value=8):
     new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
     return new_v + divisor if new_v < 0.9 * v else new_v
 
-# %% ../nbs/08_models.ipynb #536f7388
+# %% ../nbs/08_models.ipynb #576f58ca
 def _regularizer(weight_decay): return keras.regularizers.L2(weight_decay) if weight_decay else None
 
 def _he_normal(seed, name):
@@ -30,7 +30,7 @@ def _conv_block(x, filters, alpha, kernel=3, strides=1, weight_decay=0., block_i
     "Convolution, batch norm and relu6: the stem (`conv1`) and the wide 1x1 layer (`conv18`)."
     x = layers.Conv2D(_make_divisible(filters * alpha), kernel, strides=strides, padding='same', use_bias=False,
                       kernel_initializer=_he_normal(seed, f'conv{block_id}'),
-                          kernel_regularizer=_regularizer(weight_decay), name=f'conv{block_id}')(x)
+                      kernel_regularizer=_regularizer(weight_decay), name=f'conv{block_id}')(x)
     x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f'conv{block_id}_bn')(x)
     return layers.ReLU(6., name=f'conv{block_id}_relu')(x)
 
@@ -48,7 +48,7 @@ def _inverted_residual(inputs, filters, alpha, expansion_factor, depth_multiplie
         x = layers.ReLU(6., name=f'conv_expand_{block_id}_relu')(x)
     x = layers.DepthwiseConv2D(3, strides=strides, padding='same', depth_multiplier=depth_multiplier, use_bias=False,
                                depthwise_initializer=_he_normal(seed, f'conv_dw_{block_id}'),
-                                   depthwise_regularizer=_regularizer(weight_decay), name=f'conv_dw_{block_id}')(x)
+                               depthwise_regularizer=_regularizer(weight_decay), name=f'conv_dw_{block_id}')(x)
     x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f'conv_dw_{block_id}_bn')(x)
     x = layers.ReLU(6., name=f'conv_dw_{block_id}_relu')(x)
     x = layers.Conv2D(filters, 1, padding='same', use_bias=False, kernel_initializer=_he_normal(seed,

@@ -11,7 +11,7 @@ import numpy as np
 from .core import document
 from .curves import Curve
 
-# %% ../nbs/06_search.ipynb #9fb5f065
+# %% ../nbs/06_search.ipynb #e7bb93c3
 def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validation_data=None, batch_size=None,
                 num_steps=None,
                 validation_sample_rate=5, loss_smoothing_beta=0.98, save_dir=None, verbose=1, seed=0):
@@ -26,7 +26,7 @@ def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validat
         finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, 'linear', validation_data, validation_sample_rate,
                           None,
                           loss_smoothing_beta, None if save_dir is None else Path(save_dir) / f'{name}-{value}',
-                              bool(verbose),
+                          bool(verbose),
                           num_steps=num_steps, seed=seed)
         model.fit(x, y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=y is not None,
                   callbacks=[finder], verbose=verbose)
