@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 from .core import document, check_range, check_count, check_choice, patch_to
 
-# %% ../nbs/04_curves.ipynb #085aee87
+# %% ../nbs/04_curves.ipynb #6b46bfe6
 def smooth_losses(losses, # raw batch losses in order
                   beta:float=0.98, # smoothing factor in [0, 1); 0 returns the losses unchanged
                   after=()): # the smoothed losses of the points before these, to go on from
     "Exponential moving average of `losses` with bias correction."
-    check_range('loss_smoothing_beta', beta, 0, 1, high_closed=False)
+    check_range('beta', beta, 0, 1, high_closed=False)
     count = len(after)
     average = after[-1] * (1 - beta ** count) if count else 0.
     smoothed = np.empty(len(losses))
