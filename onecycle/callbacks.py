@@ -41,7 +41,7 @@ def _steps_history(cycle, ranges):
     return {'lr': cycle.lr(steps).tolist(),
             **({'momentum': cycle.momentum(steps).tolist()} if cycle.cycles_momentum else {})}
 
-# %% ../nbs/03_callbacks.ipynb #46f34b46
+# %% ../nbs/03_callbacks.ipynb #a07a89aa
 class OneCycleLR(keras.callbacks.Callback):
     "Leslie Smith's one-cycle learning rate and inverse momentum, applied in-graph at every optimizer step of `fit`."
     def __init__(self,
@@ -70,7 +70,7 @@ class OneCycleLR(keras.callbacks.Callback):
     @property
     def history(self):
         "The LR (and momentum) of every optimizer step of the last `fit`, as lists, computed from the cycle when read."
-        return self.histories[-1] if self._fits else {}
+        return _steps_history(*self._fits[-1]) if self._fits else {}
 
     @property
     def histories(self):

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['check_range', 'check_count', 'check_choice', 'argument_help', 'document', 'patch_to']
 
-# %% ../nbs/00_core.ipynb #ce76662e
-import ast, inspect, io, math, textwrap, tokenize
+# %% ../nbs/00_core.ipynb #5724838f
+import ast, functools, inspect, io, math, textwrap, tokenize
 import numpy as np
 
 # %% ../nbs/00_core.ipynb #c454b573
@@ -39,10 +39,13 @@ def check_choice(name:str, # the argument's name
     if not any(value is choice or (type(value) is type(choice) and value == choice) for choice in choices):
         raise ValueError(f"`{name}` must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
-# %% ../nbs/00_core.ipynb #46039911
+# %% ../nbs/00_core.ipynb #29c64ea6
 def argument_help(f) -> dict: # a function, or a class (its `__init__` is read)
     "The trailing comment of each of `f`'s parameters, read from its source; {} when the source is not available."
-    f = f.__init__ if inspect.isclass(f) else f
+    return dict(_argument_help(f.__init__ if inspect.isclass(f) else f))
+
+@functools.lru_cache(maxsize=None)
+def _argument_help(f):   # a source is read and parsed once: `one_cycle` and the widgets ask at every call
     try: source = textwrap.dedent(inspect.getsource(f))
     except (OSError, TypeError): return {}
     definition = ast.parse(source).body[0]

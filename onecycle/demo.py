@@ -22,7 +22,7 @@ def load_digits_split(seed:int=0): # the split's random seed
                                                         random_state=seed, stratify=y)
     return (x_train, y_train), (x_test, y_test)
 
-# %% ../nbs/10_demo.ipynb #c3b295f8
+# %% ../nbs/10_demo.ipynb #028cacf1
 def digits_mlp(seed:int=0): # weight initialisation seed
     "A small MLP for 8x8 digits, returning logits; its initial weights come from `seed` alone (no global random state)."
     import keras
@@ -46,8 +46,9 @@ def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
         from onecycle.data import cifar10_datasets
         from onecycle.models import MiniMobileNetV2
         train, test, _ = cifar10_datasets(batch_size, cifar10_path, subset, seed=seed)
-        return dict(train=train, test=test, search=train, search_steps=None, build=lambda: MiniMobileNetV2(alpha=1.4,
-            seed=seed), from_logits=False, lr_range=(1e-3, 10.))
+        build = lambda: MiniMobileNetV2(alpha=1.4, seed=seed)
+        return dict(train=train, test=test, search=train, search_steps=None, build=build, from_logits=False,
+                    lr_range=(1e-3, 10.))
     raise ValueError(f"`dataset` must be 'digits' or 'cifar10'; got {dataset!r}")
 
 # %% ../nbs/10_demo.ipynb #886ed64a

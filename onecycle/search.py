@@ -11,10 +11,9 @@ import numpy as np
 from .core import document
 from .curves import Curve
 
-# %% ../nbs/06_search.ipynb #e7bb93c3
+# %% ../nbs/06_search.ipynb #a658e3dc
 def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validation_data=None, batch_size=None,
-                num_steps=None,
-                validation_sample_rate=5, loss_smoothing_beta=0.98, save_dir=None, verbose=1, seed=0):
+                num_steps=None, validation_sample_rate=5, loss_smoothing_beta=0.98, save_dir=None, verbose=1, seed=0):
     "One linear LR range test per value on `build_model(value)`; the `SearchResult`."
     from onecycle.lr_finder import LRFinder   # Keras is loaded when a search runs, not to read a saved one
     if not values: raise ValueError(f"`values` must list at least one {name} to try; got {values!r}")
@@ -23,11 +22,9 @@ def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validat
     for i, value in enumerate(values, 1):
         if verbose: print(f"[{i}/{len(values)}] {name} = {value}")
         model = build_model(value)
+        folder = None if save_dir is None else Path(save_dir) / f'{name}-{value}'
         finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, 'linear', validation_data, validation_sample_rate,
-                          None,
-                          loss_smoothing_beta, None if save_dir is None else Path(save_dir) / f'{name}-{value}',
-                          bool(verbose),
-                          num_steps=num_steps, seed=seed)
+                          None, loss_smoothing_beta, folder, bool(verbose), num_steps=num_steps, seed=seed)
         model.fit(x, y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=y is not None,
                   callbacks=[finder], verbose=verbose)
         curves[value] = finder.curve

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['SchedulePreview', 'preview_schedule', 'FinderExplorer', 'explore_finder', 'SearchComparison', 'compare_searches']
 
-# %% ../nbs/07_widgets.ipynb #976af869
+# %% ../nbs/07_widgets.ipynb #8f887f1c
 import base64, io, math
 from html import escape
 from pathlib import Path
 import numpy as np
 import ipywidgets as w
 from .core import document, patch_to
-from .schedules import one_cycle, cycle_arguments, check_cycle_arguments
+from .schedules import SHAPES, one_cycle, cycle_arguments, check_cycle_arguments
 from .curves import Curve, SUGGESTION_METHODS
 from .search import SearchResult
 
@@ -40,7 +40,7 @@ class _PlotImage:
 
 def _number(v): return float(f'{v:.6g}')   # slider floats without binary noise: 0.3, not 0.30000000000000004
 
-# %% ../nbs/07_widgets.ipynb #6b5f044b
+# %% ../nbs/07_widgets.ipynb #a3fcdb5e
 _CONTROLS = dict(   # a control for every one-cycle argument, given its initial value
     end_percentage=lambda value: w.FloatSlider(value=value, min=0., max=0.9, step=0.01),
     scale_percentage=lambda value: w.FloatSlider(value=value, min=0.01, max=1., step=0.01),
@@ -59,12 +59,12 @@ def _shape_only():
 
 def _initial_values(given):
     "Every control's first value: the given ones, else the shapes' defaults (a None momentum: sliders at the defaults)."
-    values = {name: default for shape in ('seed', 'pytorch') for name, (default, _) in cycle_arguments(shape).items()}
+    values = {name: default for shape in SHAPES for name, (default, _) in cycle_arguments(shape).items()}
     values.update({name: value for name, value in given.items() if value is not None})
     if values['scale_percentage'] is None: values['scale_percentage'] = values['end_percentage'] or 0.1
     return values
 
-# %% ../nbs/07_widgets.ipynb #98b4898a
+# %% ../nbs/07_widgets.ipynb #424037c0
 class SchedulePreview:
     "Sliders previewing OneCycleLR's learning rate and momentum; display it, or its `widget`."
     def __init__(self,
@@ -89,11 +89,11 @@ class SchedulePreview:
             cycle_momentum=w.Checkbox(value=initial.get('maximum_momentum', 0) is not None,
                                       tooltip='cycle the momentum (or beta_1) too'),
             **{name: make(values[name]) for name, make in _CONTROLS.items()})
-        helps = {name: text for shape_name in ('seed', 'pytorch') for name, (_,
-            text) in cycle_arguments(shape_name).items()}
+        helps = {name: text for shape_name in SHAPES for name, (_, text) in cycle_arguments(shape_name).items()}
         for name, control in self.controls.items():
-            control.description, control.style = name.replace('_', ' ') if name in ('cycle_momentum',
-                'steps_per_epoch') else name, {'description_width': '140px'}
+            spaced = name in ('cycle_momentum', 'steps_per_epoch')   # not arguments: their names read as words
+            control.description = name.replace('_', ' ') if spaced else name
+            control.style = {'description_width': '140px'}
             if name in helps: control.tooltip = helps[name]
         maximum, minimum = self.controls['maximum_momentum'], self.controls['minimum_momentum']
         minimum.max = maximum.value   # the minimum momentum can never pass the maximum
@@ -110,7 +110,7 @@ class SchedulePreview:
 
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)   # shown as its widget
 
-# %% ../nbs/07_widgets.ipynb #1f886723
+# %% ../nbs/07_widgets.ipynb #6e2e7744
 @patch_to(SchedulePreview)
 def _show_shape_controls(self):
     shown = _shape_only()[self.controls['shape'].value]
@@ -125,8 +125,7 @@ def arguments(self, values:dict=None): # control values by name; None: the contr
     arguments = dict(max_lr=_number(v['max_lr']))
     momentum = ('maximum_momentum', 'minimum_momentum')
     arguments.update({name: plain(v[name]) for name in cycle_arguments(v['shape']) if name not in momentum})
-    for name in ('maximum_momentum',
-                 'minimum_momentum'): arguments[name] = _number(v[name]) if v['cycle_momentum'] else None
+    for name in momentum: arguments[name] = _number(v[name]) if v['cycle_momentum'] else None
     return dict(arguments, total_steps=v['epochs'] * v['steps_per_epoch'])
 
 @patch_to(SchedulePreview)
@@ -156,7 +155,7 @@ def preview_schedule(**initial): # max_lr, epochs, steps_per_epoch (or num_sampl
     "Sliders previewing OneCycleLR's schedules, with the call that reproduces them."
     return SchedulePreview(**initial)
 
-# %% ../nbs/07_widgets.ipynb #31641713
+# %% ../nbs/07_widgets.ipynb #3585b2d3
 def _curve_of(source):
     "The `Curve` of an LRFinder (its `curve`), a Curve, or a finder folder."
     if isinstance(source, Curve): return source
@@ -176,8 +175,8 @@ class FinderExplorer:
                                                 readout_format='.3f', tooltip='smoothing factor'),
                              method=w.Dropdown(options=SUGGESTION_METHODS,
                                                tooltip='the rule that reads the suggestion'))
-        for name, control in self.controls.items(): control.description, control.style = name.replace('_',
-            ' '), {'description_width': '110px'}
+        for name, control in self.controls.items():
+            control.description, control.style = name.replace('_', ' '), {'description_width': '110px'}
         self.fig, (self.ax,) = _figure(1, 7.5)
         self.line, = self.ax.plot([], [])
         self.marker, = self.ax.plot([], [], 'o', color='C3', markersize=9)
