@@ -4,18 +4,25 @@ than the tuned Adam, and does it do as well as one-cycle at the best max_lr of a
 Problems (real handwritten digits from scikit-learn, offline): an MLP and a small CNN on the 8x8 digits, and
 MiniMobileNetV2 on the digits written as CIFAR-10 files (32x32 RGB, read back by the package's loader; batch-norm
 statistics are recalibrated on the training split before each evaluation). For each problem and seed: a stratified
-train / validation / test split (60/20/20), the same initial weights for every contestant, a doubling series of step budgets, each
-one-cycle run spanning its whole budget. Contestants:
+train / validation / test split (60/20/20), the same initial weights for every contestant, a doubling series of step
+budgets, each scheduled run spanning its whole budget. Contestants:
   - Adam and SGD(momentum 0.9) at a constant LR, each at the best LR of its grid (picked per budget on validation);
+  - AdamW with a linear warm-up over 5% of the budget then cosine decay to 0 (Keras' CosineDecay), at the best peak of
+    a grid half a decade apart, and at the common untuned peak 1e-3;
+  - Keras' ScheduleFreeAdamW at its defaults, and at the best LR of a grid;
   - one-cycle SGD (Nesterov, momentum 0.95->0.85) and one-cycle Adam (beta_1 0.95->0.85), max_lr from `lr_find` at
     the training batch size on that seed's training split, default suggestion ('one_cycle');
   - the same two at the best max_lr of a half-decade grid (picked per budget on validation): what one-cycle can do.
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
-of one accuracy on the test split), and the first budget at which each contestant reaches the tuned Adam's best test
-accuracy (a shortfall smaller than the noise counts as reached: a tie).
+of one accuracy on the test split), the first budget at which each contestant reaches the tuned AdamW + cosine's best
+test accuracy (a shortfall smaller than the noise counts as reached: a tie) with and without the steps its tuning
+spent (the whole grid for a grid-tuned contestant, the LR range test for a suggestion), every run that collapsed (per
+seed: a non-finite loss, near chance, or a suggestion more than 10 points below one-cycle at the best grid max_lr), and
+where each grid's pick landed.
 Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--plot race.png]
 """
 import argparse, os, tempfile, time
+from pathlib import Path
 from collections import namedtuple
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 import numpy as np
@@ -24,7 +31,7 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from onecycle import OneCycleLR, lr_find, suggest_lr, MiniMobileNetV2, recalibrate_batchnorm
-from onecycle import SUGGESTION_METHODS
+from onecycle import SUGGESTION_RULES
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
 
@@ -67,10 +74,22 @@ PROBLEMS = {'mlp': Problem(digits_mlp, 'digits MLP 64-128-10', _digits, 64, True
             'mobilenet': Problem(mobilenet, 'MiniMobileNetV2 (alpha 0.35) on the digits as CIFAR-10', _digits_as_cifar10, 32, False)}
 ADAM_GRID, SGD_GRID = (1e-3, 2e-3, 5e-3, 1e-2), (0.01, 0.03, 0.1, 0.3)
 ONE_CYCLE_GRID = {'sgd': (0.01, 0.03, 0.1, 0.3, 1., 3.), 'adam': (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)}
+# AdamW with a linear warm-up over 5% of the budget, then cosine decay to 0: peaks half a decade apart, wide enough
+# that the pick is never at an edge on these problems (the report says where each grid's picks land); 1e-3 is the
+# common untuned peak. Schedule-free AdamW's default LR is Keras' (2.5e-3).
+ADAMW_COSINE_GRID, UNTUNED_PEAK = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.), 1e-3
+SCHEDULE_FREE_GRID, SCHEDULE_FREE_DEFAULT = (1e-3, 2.5e-3, 1e-2, 3e-2, 0.1, 0.3, 1.), 2.5e-3
+WARMUP_FRACTION = 0.05
 
-def optimizer(kind, lr=1e-3):
+def optimizer(kind, lr=1e-3, budget=None):
+    "A fresh optimizer: `kind` at `lr` (for 'adamw_cosine', the peak of a schedule spanning `budget` steps)."
     if kind == 'sgd': return keras.optimizers.SGD(lr, momentum=0.9)
     if kind == 'nesterov': return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+    if kind == 'schedule_free': return keras.optimizers.ScheduleFreeAdamW(lr)
+    if kind == 'adamw_cosine':
+        warmup = max(1, round(WARMUP_FRACTION * budget))
+        return keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(
+            0., budget - warmup, alpha=0., warmup_target=lr, warmup_steps=warmup))
     return keras.optimizers.Adam(lr)
 
 def compiled(problem, seed, opt):
@@ -78,12 +97,13 @@ def compiled(problem, seed, opt):
     model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=PROBLEMS[problem].from_logits), jit_compile=False)
     return model
 
-def accuracies(model, split_):
-    "(validation, test) accuracy; a model with batch norm first gets its statistics averaged over the training split."
+def accuracies(model, split_, history):
+    "(validation accuracy, test accuracy, whether the last training loss is finite); a model with batch norm first gets its statistics averaged over the training split."
     train, val, test = split_
     if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers()):
         recalibrate_batchnorm(model, tf.data.Dataset.from_tensor_slices(train[0]).batch(256))
-    return tuple(float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), -1) == y)) for x, y in (val, test))
+    val_test = [float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), -1) == y)) for x, y in (val, test)]
+    return (*val_test, bool(np.isfinite(history.history['loss'][-1])))
 
 def batches(train, steps, batch, seed):
     "`steps` batches of the training split: whole shuffles one after another."
@@ -92,49 +112,67 @@ def batches(train, steps, batch, seed):
     order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch // len(x)))])[:steps * batch]
     return x[order], y[order]
 
-def constant_runs(problem, kind, grid, split_, budgets, seed):
-    "{lr: {budget: (val, test)}}: one run per LR, evaluated as it passes each budget."
+def anytime_runs(problem, kind, grid, split_, budgets, seed):
+    "{lr: {budget: (val, test, finite)}} for an optimizer that needs no budget: one run per LR, evaluated as it passes each budget."
     train, batch = split_[0], PROBLEMS[problem].batch
     x, y = batches(train, max(budgets), batch, seed)
     results = {}
     for lr in grid:
         model, done, results[lr] = compiled(problem, seed, optimizer(kind, lr)), 0, {}
         for budget in budgets:
-            model.fit(x[done * batch:budget * batch], y[done * batch:budget * batch], batch_size=batch, shuffle=False, verbose=0)
-            done, results[lr][budget] = budget, accuracies(model, split_)
+            history = model.fit(x[done * batch:budget * batch], y[done * batch:budget * batch], batch_size=batch, shuffle=False, verbose=0)
+            done, results[lr][budget] = budget, accuracies(model, split_, history)
     return results
 
-def one_cycle_run(problem, kind, max_lr, split_, budget, seed):
+def budget_run(problem, kind, lr, split_, budget, seed, one_cycle=False):
+    "(val, test, finite) of one run whose schedule spans `budget` steps: one-cycle up to `lr`, or AdamW + warm-up cosine."
     train, batch = split_[0], PROBLEMS[problem].batch
-    model = compiled(problem, seed, optimizer(kind))
+    model = compiled(problem, seed, optimizer(kind, lr, budget))
     x, y = batches(train, budget, batch, seed)
-    model.fit(x, y, batch_size=batch, shuffle=False, verbose=0, callbacks=[OneCycleLR(max_lr=max_lr, verbose=False)])
-    return accuracies(model, split_)
+    callbacks = [OneCycleLR(max_lr=lr, verbose=False)] if one_cycle else []
+    return accuracies(model, split_, model.fit(x, y, batch_size=batch, shuffle=False, verbose=0, callbacks=callbacks))
 
 def lr_test(problem, kind, split_, seed):
     "The package's LR range test at the training batch size on this seed's training split: (lrs, smoothed, raw losses)."
     finder = lr_find(compiled(problem, seed, optimizer(kind)), *split_[0], batch_size=PROBLEMS[problem].batch, verbose=0, seed=seed)
     return np.array(finder.lrs), np.array(finder.losses), np.array(finder.raw_losses)
 
+ONE_CYCLES = (('SGD', 'sgd', 'nesterov'), ('Adam', 'adam', 'adam'))   # label, grid, optimizer
+ADAMW_TUNED, ADAMW_UNTUNED = 'AdamW + warm-up cosine, best peak', f'AdamW + warm-up cosine, peak {UNTUNED_PEAK:g} (untuned)'
+SCHEDULE_FREE_TUNED, SCHEDULE_FREE_UNTUNED = 'schedule-free AdamW, best LR', 'schedule-free AdamW, defaults'
+
 def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0):
-    "Every contestant's (val, test) accuracy per seed and budget, and the suggestions: a dict. `coarse`: every other one-cycle grid value."
-    grids = {kind: grid[1::2] if coarse else grid for kind, grid in ONE_CYCLE_GRID.items()}
+    """Every contestant's (val, test, finite) per setting, seed and budget, the suggestions, the LR tests' curves and
+    their lengths: a dict. `coarse`: only the whole decades of the one-cycle and AdamW grids."""
+    decades = lambda grid: tuple(lr for lr in grid if float(np.log10(lr)).is_integer()) if coarse else grid
+    one_cycle_grids = {kind: decades(grid) for kind, grid in ONE_CYCLE_GRID.items()}
+    adamw_grid = decades(ADAMW_COSINE_GRID)
     runs, suggestions, curves = {}, {'sgd': [], 'adam': []}, {'sgd': [], 'adam': []}
-    for seed in range(first_seed, first_seed + seeds):
+    seed_list = list(range(first_seed, first_seed + seeds))
+    record = lambda name, setting, results: runs.setdefault(name, {}).setdefault(setting, {}).update(results)
+    for seed in seed_list:
         split_ = split(problem, seed)
-        for name, kind, grid in (('Adam, best constant LR', 'adam', ADAM_GRID), ('SGD, best constant LR', 'sgd', SGD_GRID)):
-            for lr, by_budget in constant_runs(problem, kind, grid, split_, budgets, seed).items():
-                runs.setdefault(name, {}).setdefault(lr, {}).update({(seed, b): r for b, r in by_budget.items()})
-        for label, kind, opt_kind in (('SGD', 'sgd', 'nesterov'), ('Adam', 'adam', 'adam')):
+        for name, kind, grid in (('Adam, best constant LR', 'adam', ADAM_GRID), ('SGD, best constant LR', 'sgd', SGD_GRID),
+                                 (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID)):
+            for lr, by_budget in anytime_runs(problem, kind, grid, split_, budgets, seed).items():
+                record(name, lr, {(seed, b): r for b, r in by_budget.items()})
+        for lr in adamw_grid:
+            record(ADAMW_TUNED, lr, {(seed, b): budget_run(problem, 'adamw_cosine', lr, split_, b, seed) for b in budgets})
+        for label, kind, opt_kind in ONE_CYCLES:
             curves[kind].append(lr_test(problem, opt_kind, split_, seed))
             suggestion = suggest_lr(*curves[kind][-1][:2], raw_losses=curves[kind][-1][2])   # the default rule
             suggestions[kind].append(suggestion)
-            runs.setdefault(f'one-cycle {label}, suggested', {}).setdefault('suggested', {}).update(
-                {(seed, b): one_cycle_run(problem, opt_kind, suggestion, split_, b, seed) for b in budgets})
-            for lr in grids[kind]:
-                runs.setdefault(f'one-cycle {label}, best grid max_lr', {}).setdefault(lr, {}).update(
-                    {(seed, b): one_cycle_run(problem, opt_kind, lr, split_, b, seed) for b in budgets})
-    return dict(problem=problem, seeds=seeds, budgets=budgets, coarse=coarse, runs=runs, suggestions=suggestions, curves=curves, test_size=len(split_[2][1]))
+            record(f'one-cycle {label}, suggested', 'suggested',
+                   {(seed, b): budget_run(problem, opt_kind, suggestion, split_, b, seed, one_cycle=True) for b in budgets})
+            for lr in one_cycle_grids[kind]:
+                record(f'one-cycle {label}, best grid max_lr', lr,
+                       {(seed, b): budget_run(problem, opt_kind, lr, split_, b, seed, one_cycle=True) for b in budgets})
+    # the untuned contestants are the tuned ones' runs at the default setting
+    runs[ADAMW_UNTUNED] = {UNTUNED_PEAK: runs[ADAMW_TUNED][UNTUNED_PEAK]}
+    runs[SCHEDULE_FREE_UNTUNED] = {SCHEDULE_FREE_DEFAULT: runs[SCHEDULE_FREE_TUNED][SCHEDULE_FREE_DEFAULT]}
+    finder_steps = {kind: [len(lrs) for lrs, _, _ in kind_curves] for kind, kind_curves in curves.items()}
+    return dict(problem=problem, seeds=seed_list, budgets=budgets, coarse=coarse, runs=runs, suggestions=suggestions,
+                curves=curves, finder_steps=finder_steps, test_size=len(split_[2][1]), classes=len(np.unique(split_[2][1])))
 
 def table(result):
     "Per contestant and budget: (picked setting, median test accuracy), the setting picked on mean validation accuracy."
@@ -142,29 +180,75 @@ def table(result):
     for name, by_setting in result['runs'].items():
         rows[name] = {}
         for b in result['budgets']:
-            val = {s: np.mean([r[(seed, b)][0] for seed in range(result['seeds'])]) for s, r in by_setting.items()}
+            val = {s: np.mean([r[(seed, b)][0] for seed in result['seeds']]) for s, r in by_setting.items()}
             best = max(val, key=val.get)
-            rows[name][b] = (best, float(np.median([by_setting[best][(seed, b)][1] for seed in range(result['seeds'])])))
+            rows[name][b] = (best, float(np.median([by_setting[best][(seed, b)][1] for seed in result['seeds']])))
     return rows
+
+def collapsed(result, rows):
+    """Per contestant, the (seed, budget) runs at its picked setting that collapsed: a non-finite training loss, a test
+    accuracy within 0.1 of chance, or (one-cycle at the suggestion) more than 10 points below one-cycle at the best grid
+    max_lr of the same seed and budget."""
+    chance, out = 1 / result['classes'], {}
+    for name, by_budget in rows.items():
+        out[name] = []
+        for b, (setting, _) in by_budget.items():
+            for seed in result['seeds']:
+                _, test, finite = result['runs'][name][setting][(seed, b)]
+                reference = None
+                if name.endswith(', suggested'):
+                    grid_name = name.replace(', suggested', ', best grid max_lr')
+                    reference = result['runs'][grid_name][rows[grid_name][b][0]][(seed, b)][1]
+                if not finite or test < chance + 0.1 or (reference is not None and test < reference - 0.1):
+                    out[name].append((seed, b))
+    return out
+
+def tuning_steps(result, name):
+    "Steps a contestant spends choosing its setting: the whole grid for a grid-tuned one, the LR test for a suggestion."
+    by_setting = result['runs'][name]
+    if name.endswith(', suggested'):
+        kind = 'sgd' if 'SGD' in name else 'adam'
+        return lambda budget: int(np.median(result['finder_steps'][kind]))
+    return lambda budget: (len(by_setting) - 1) * budget   # the grid's other runs, each as long as the chosen one
 
 def noise(p, n): return float(np.sqrt(p * (1 - p) / n))
 
+def save(results, path):
+    "Every run of `results` as JSON (settings and (seed, budget) keys as strings), for analysis without running again."
+    import json
+    plain = [dict(result, runs={name: {str(setting): {f'{seed},{b}': r for (seed, b), r in by.items()}
+                                       for setting, by in by_setting.items()} for name, by_setting in result['runs'].items()},
+                  curves={kind: [[a.tolist() for a in curve] for curve in kind_curves] for kind, kind_curves in result['curves'].items()})
+             for result in results]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(plain))
+
 def report(result):
     rows, budgets, n = table(result), result['budgets'], result['test_size']
-    adam = rows['Adam, best constant LR']
-    target = max(acc for _, acc in adam.values())
+    target = max(acc for _, acc in rows[ADAMW_TUNED].values())
     target_noise = noise(target, n)
-    lines = [f"{PROBLEMS[result['problem']].description}, batch {PROBLEMS[result['problem']].batch}; median test accuracy of {result['seeds']} seeds "
+    down = collapsed(result, rows)
+    lines = [f"{PROBLEMS[result['problem']].description}, batch {PROBLEMS[result['problem']].batch}; median test accuracy of {len(result['seeds'])} seeds "
              f"(test split {n} digits); settings picked per budget on validation"
-             + ("; one-cycle grid of whole decades (--coarse)" if result['coarse'] else ''),
+             + ("; one-cycle and AdamW grids of whole decades (--coarse)" if result['coarse'] else ''),
              f"suggested max_lr per seed: one-cycle SGD {', '.join(f'{lr:.3g}' for lr in result['suggestions']['sgd'])}; "
-             f"one-cycle Adam {', '.join(f'{lr:.3g}' for lr in result['suggestions']['adam'])}",
-             f"{'steps':>36s} " + ' '.join(f'{b:>7d}' for b in budgets) + f"   steps to reach {target:.3f} (Adam's best, noise ±{target_noise:.3f})"]
+             f"one-cycle Adam {', '.join(f'{lr:.3g}' for lr in result['suggestions']['adam'])}; "
+             f"LR test steps: {int(np.median(result['finder_steps']['sgd']))}",
+             f"target: the tuned AdamW + warm-up cosine's best, {target:.3f} (noise ±{target_noise:.3f}; a shortfall within it counts as reached)",
+             f"{'steps':>44s} " + ' '.join(f'{b:>7d}' for b in budgets) + f"   {'reached at':>10s} {'+ tuning':>9s}   collapsed (seed, steps)"]
     for name, by_budget in rows.items():
         reached = next((b for b in budgets if by_budget[b][1] >= target - target_noise), None)
-        lines.append(f"{name:>36s} " + ' '.join(f'{acc:7.3f}' for _, acc in by_budget.values()) + f"   {reached or 'not reached'}")
-    lines.append(f"{'noise (binomial SE of one accuracy)':>36s} " + ' '.join(f'{noise(adam[b][1], n):7.3f}' for b in budgets))
-    for label in ('SGD', 'Adam'):
+        with_tuning = f"{reached + tuning_steps(result, name)(reached)}" if reached else '-'
+        lines.append(f"{name:>44s} " + ' '.join(f'{acc:7.3f}' for _, acc in by_budget.values())
+                     + f"   {reached or 'never':>10} {with_tuning:>9s}   {', '.join(map(str, down[name])) or 'none'}")
+    lines.append(f"{'noise (binomial SE of one accuracy)':>44s} " + ' '.join(f'{noise(rows[ADAMW_TUNED][b][1], n):7.3f}' for b in budgets))
+    for name, by_setting in result['runs'].items():
+        if len(by_setting) < 2: continue
+        grid, picks = sorted(by_setting), [rows[name][b][0] for b in budgets]
+        edge = [f'{p:g}' for p in picks if p in (grid[0], grid[-1])]
+        lines.append(f"{name}: picked {', '.join(f'{p:g}' for p in picks)} from {grid[0]:g}-{grid[-1]:g}"
+                     + (f" (at the grid's edge: {', '.join(edge)})" if edge else ''))
+    for label, _, _ in ONE_CYCLES:
         suggested, best = rows[f'one-cycle {label}, suggested'], rows[f'one-cycle {label}, best grid max_lr']
         verdict = ['tie' if abs(suggested[b][1] - best[b][1]) <= noise(best[b][1], n) else
                    'better' if suggested[b][1] > best[b][1] else 'WORSE' for b in budgets]
@@ -193,11 +277,10 @@ def where_rules_land(results, path):
     import matplotlib.pyplot as plt
     columns = [(result, kind) for result in results for kind in ('sgd', 'adam')]
     fig, axes = plt.subplots(2, len(columns), figsize=(4.2 * len(columns), 7), squeeze=False)
-    colours = dict(zip(SUGGESTION_METHODS, ('C3', 'C2', 'C1', 'C4')))
     for (curve_ax, race_ax), (result, kind) in zip(axes.T, columns):
         label = {'sgd': 'SGD', 'adam': 'Adam'}[kind]
         picks = {m: float(np.median([suggest_lr(lrs, losses, m, raw_losses=raw) for lrs, losses, raw in result['curves'][kind]]))
-                 for m in SUGGESTION_METHODS}
+                 for m in SUGGESTION_RULES}
         lrs, losses, raw = result['curves'][kind][0]
         curve_ax.plot(lrs, raw, color='0.8', linewidth=0.8, label='batch losses')
         curve_ax.plot(lrs, losses, color='C0', label='smoothed')
@@ -207,15 +290,15 @@ def where_rules_land(results, path):
         by_setting = result['runs'][f'one-cycle {label}, best grid max_lr']
         grid = sorted(by_setting)
         for budget in result['budgets']:
-            line, = race_ax.plot(grid, [np.median([by_setting[lr][(seed, budget)][1] for seed in range(result['seeds'])]) for lr in grid],
+            line, = race_ax.plot(grid, [np.median([by_setting[lr][(seed, budget)][1] for seed in result['seeds']]) for lr in grid],
                                  'o-', label=f'{budget} steps')
             suggested = result['runs'][f'one-cycle {label}, suggested']['suggested']
-            race_ax.plot([picks['one_cycle']], [np.median([suggested[(seed, budget)][1] for seed in range(result['seeds'])])],
+            race_ax.plot([picks['one_cycle']], [np.median([suggested[(seed, budget)][1] for seed in result['seeds']])],
                          '*', color=line.get_color(), markersize=12)
         race_ax.set(xscale='log', xlabel='max_lr', ylabel='median test accuracy')
         race_ax.set_ylim(max(0, race_ax.get_ylim()[0]), 1)
         for ax in (curve_ax, race_ax):
-            for m, lr in picks.items(): ax.axvline(lr, color=colours[m], linestyle='--' if m != 'one_cycle' else '-', label=f'{m}: {lr:.2g}')
+            for m, lr in picks.items(): ax.axvline(lr, color=SUGGESTION_RULES[m].colour, linestyle='--' if m != 'one_cycle' else '-', label=f'{m}: {lr:.2g}')
         curve_ax.legend(fontsize=7); race_ax.legend(fontsize=7)
     fig.tight_layout(); fig.savefig(path); plt.close(fig)
 
@@ -225,8 +308,9 @@ if __name__ == '__main__':
                         help='mobilenet takes about an hour on 2 cores: ask for it by name')
     parser.add_argument('--seeds', type=int, default=3)
     parser.add_argument('--budgets', type=int, nargs='+', default=[32, 64, 128, 256, 512])
-    parser.add_argument('--coarse', action='store_true', help="one-cycle max_lr grid of whole decades (every other value)")
+    parser.add_argument('--coarse', action='store_true', help="one-cycle max_lr and AdamW peak grids: whole decades only")
     parser.add_argument('--quick', action='store_true', help='3 budgets, 2 seeds, --coarse: for CI')
+    parser.add_argument('--save', default=None, help='write every run, suggestion and curve as JSON here (e.g. bench/out/race.json)')
     parser.add_argument('--plot', default=None, help='write accuracy against steps as a PNG here')
     parser.add_argument('--rules-plot', default=None, help='write where each suggestion rule lands (curves and accuracy against max_lr) as a PNG here')
     a = parser.parse_args()
@@ -235,5 +319,6 @@ if __name__ == '__main__':
     for problem in a.problems:
         results.append(race(problem, seeds, budgets, a.quick or a.coarse))
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
+    if a.save: save(results, a.save)
     if a.plot: plot(results, a.plot)
     if a.rules_plot: where_rules_land(results, a.rules_plot)

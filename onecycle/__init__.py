@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 _HOMES = dict(   # each public name's module: imported when the name is first used
     schedules=('one_cycle', 'SeedCycle', 'TorchCycle', 'LRRamp', 'cycle_arguments'), callbacks=('OneCycleLR',
         'OneCycleSchedule'),
-    curves=('Curve', 'load_curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS'), lr_finder=('LRFinder',
-        'lr_find'),
+    curves=('Curve', 'load_curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES',
+            'SuggestionRule'),
+    lr_finder=('LRFinder', 'lr_find'),
     search=('find_momentum', 'find_weight_decay', 'SearchResult'), models=('MiniMobileNetV2', 'recalibrate_batchnorm'),
     data=('load_cifar10', 'cifar10_datasets'),
     widgets=('preview_schedule', 'explore_finder', 'compare_searches', 'SchedulePreview', 'FinderExplorer',
@@ -32,7 +33,8 @@ def __dir__(): return sorted([*globals(), *__all__])
 if TYPE_CHECKING:   # what IDEs and type checkers read; `_HOMES` is what runs (a test keeps the two the same)
     from onecycle.schedules import one_cycle, SeedCycle, TorchCycle, LRRamp, cycle_arguments
     from onecycle.callbacks import OneCycleLR, OneCycleSchedule
-    from onecycle.curves import Curve, load_curve, suggest_lr, smooth_losses, SUGGESTION_METHODS
+    from onecycle.curves import (Curve, load_curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES,
+                                  SuggestionRule)
     from onecycle.lr_finder import LRFinder, lr_find
     from onecycle.search import find_momentum, find_weight_decay, SearchResult
     from onecycle.models import MiniMobileNetV2, recalibrate_batchnorm

@@ -127,7 +127,7 @@ class LRFinder(keras.callbacks.Callback):
     losses = property(lambda self: self.curve.losses, doc="The smoothed loss of each point (the old finder's name).")
     raw_losses = property(lambda self: self.curve.raw_losses, doc="The unsmoothed loss of each point.")
 
-    def suggestion(self, method:str='one_cycle'): # 'one_cycle' (max_lr for OneCycleLR), 'valley', 'steepest', 'minimum'
+    def suggestion(self, method='one_cycle'): # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
         "The learning rate the curve suggests: `finder.curve.suggestion(method)`."
         return self.curve.suggestion(method)
 
@@ -313,7 +313,7 @@ def _old_clip(curve, clip_beginning=None, clip_endding=None):
 def plot_schedule(self,
                   clip_beginning:int=None, # points to leave out at the start
                   clip_endding:int=None, # keep points up to this index (negative: leave out that many at the end)
-                  method='one_cycle', # suggestion to mark, several (e.g. SUGGESTION_METHODS), or None
+                  method='one_cycle', # the rule whose suggestion to mark (a name or f(lrs, losses)), several, or None
                   ax=None): # matplotlib axes to draw on
     "The old name of `finder.curve.plot`, with the old clipping."
     return _old_clip(self.curve, clip_beginning, clip_endding).plot(method, ax)

@@ -40,10 +40,9 @@ class SearchResult:
 
     @property
     def table(self):
-        "One row per value: min_loss (smoothed), lr_at_min, noise (of the raw losses around their lag-free curve)."
-        return [{self.name: value, 'min_loss': float(np.min(curve.losses)),
-                 'lr_at_min': float(curve.lrs[np.argmin(curve.losses)]),
-                 'noise': curve.noise()} for value, curve in self.curves.items()]
+        "One row per value: min_loss and lr_at_min (the curve's `lowest` point), noise (`Curve.noise`)."
+        return [{self.name: value, 'min_loss': curve.lowest()[1], 'lr_at_min': curve.lowest()[0], 'noise': curve.noise()}
+                for value, curve in self.curves.items()]
 
     @property
     def recommended(self):
