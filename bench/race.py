@@ -81,16 +81,19 @@ ADAMW_COSINE_GRID, UNTUNED_PEAK = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3,
 SCHEDULE_FREE_GRID, SCHEDULE_FREE_DEFAULT = (1e-3, 2.5e-3, 1e-2, 3e-2, 0.1, 0.3, 1.), 2.5e-3
 WARMUP_FRACTION = 0.05
 
-def optimizer(kind, lr=1e-3, budget=None):
-    "A fresh optimizer: `kind` at `lr` (for 'adamw_cosine', the peak of a schedule spanning `budget` steps)."
-    if kind == 'sgd': return keras.optimizers.SGD(lr, momentum=0.9)
-    if kind == 'nesterov': return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
-    if kind == 'schedule_free': return keras.optimizers.ScheduleFreeAdamW(lr)
-    if kind == 'adamw_cosine':
-        warmup = max(1, round(WARMUP_FRACTION * budget))
-        return keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(
-            0., budget - warmup, alpha=0., warmup_target=lr, warmup_steps=warmup))
-    return keras.optimizers.Adam(lr)
+def _warmup_cosine_adamw(peak, budget):
+    warmup = max(1, round(WARMUP_FRACTION * budget))
+    return keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(0., budget - warmup, alpha=0., warmup_target=peak,
+                                                                         warmup_steps=warmup))
+
+# kind: a fresh optimizer at `lr` (for 'adamw_cosine', the peak of a schedule spanning `budget` steps)
+OPTIMIZERS = dict(sgd=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9),
+                  nesterov=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True),
+                  adam=lambda lr, budget: keras.optimizers.Adam(lr),
+                  schedule_free=lambda lr, budget: keras.optimizers.ScheduleFreeAdamW(lr),
+                  adamw_cosine=_warmup_cosine_adamw)
+
+def optimizer(kind, lr=1e-3, budget=None): return OPTIMIZERS[kind](lr, budget)
 
 def compiled(problem, seed, opt):
     model = PROBLEMS[problem].build(seed)   # the same initial weights for every contestant of a seed
@@ -143,8 +146,10 @@ SCHEDULE_FREE_TUNED, SCHEDULE_FREE_UNTUNED = 'schedule-free AdamW, best LR', 'sc
 
 def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0):
     """Every contestant's (val, test, finite) per setting, seed and budget, the suggestions, the LR tests' curves and
-    their lengths: a dict. `coarse`: only the whole decades of the one-cycle and AdamW grids."""
-    decades = lambda grid: tuple(lr for lr in grid if float(np.log10(lr)).is_integer()) if coarse else grid
+    their lengths: a dict. `coarse`: only the whole decades of every grid (and the untuned defaults)."""
+    # coarse: the whole decades of each grid, and the untuned defaults
+    decades = lambda grid: tuple(lr for lr in grid if float(np.log10(lr)).is_integer()
+                                 or lr in (UNTUNED_PEAK, SCHEDULE_FREE_DEFAULT)) if coarse else grid
     one_cycle_grids = {kind: decades(grid) for kind, grid in ONE_CYCLE_GRID.items()}
     adamw_grid = decades(ADAMW_COSINE_GRID)
     runs, suggestions, curves = {}, {'sgd': [], 'adam': []}, {'sgd': [], 'adam': []}
@@ -154,7 +159,7 @@ def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_
         split_ = split(problem, seed)
         for name, kind, grid in (('Adam, best constant LR', 'adam', ADAM_GRID), ('SGD, best constant LR', 'sgd', SGD_GRID),
                                  (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID)):
-            for lr, by_budget in anytime_runs(problem, kind, grid, split_, budgets, seed).items():
+            for lr, by_budget in anytime_runs(problem, kind, decades(grid), split_, budgets, seed).items():
                 record(name, lr, {(seed, b): r for b, r in by_budget.items()})
         for lr in adamw_grid:
             record(ADAMW_TUNED, lr, {(seed, b): budget_run(problem, 'adamw_cosine', lr, split_, b, seed) for b in budgets})
@@ -211,6 +216,16 @@ def tuning_steps(result, name):
         return lambda budget: int(np.median(result['finder_steps'][kind]))
     return lambda budget: (len(by_setting) - 1) * budget   # the grid's other runs, each as long as the chosen one
 
+def best_over_suggestion(result, label, kind):
+    "Per budget, the median over seeds of each seed's best grid max_lr (on validation) divided by its suggestion."
+    grid = result['runs'][f'one-cycle {label}, best grid max_lr']
+    ratios = {}
+    for b in result['budgets']:
+        per_seed = [max(grid, key=lambda lr: grid[lr][(seed, b)][0]) / suggestion
+                    for seed, suggestion in zip(result['seeds'], result['suggestions'][kind])]
+        ratios[b] = float(np.median(per_seed))
+    return ratios
+
 def noise(p, n): return float(np.sqrt(p * (1 - p) / n))
 
 def save(results, path):
@@ -223,6 +238,17 @@ def save(results, path):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(plain))
 
+def load(path):
+    "The results `save` wrote, as `race` returns them."
+    import json
+    setting = lambda key: key if key == 'suggested' else float(key)
+    seed_budget = lambda key: tuple(map(int, key.split(',')))
+    return [dict(result, budgets=tuple(result['budgets']),
+                 runs={name: {setting(k): {seed_budget(sb): tuple(r) for sb, r in by.items()} for k, by in by_setting.items()}
+                       for name, by_setting in result['runs'].items()},
+                 curves={kind: [tuple(np.array(a) for a in curve) for curve in kind_curves] for kind, kind_curves in result['curves'].items()})
+            for result in json.loads(Path(path).read_text())]
+
 def report(result):
     rows, budgets, n = table(result), result['budgets'], result['test_size']
     target = max(acc for _, acc in rows[ADAMW_TUNED].values())
@@ -230,7 +256,7 @@ def report(result):
     down = collapsed(result, rows)
     lines = [f"{PROBLEMS[result['problem']].description}, batch {PROBLEMS[result['problem']].batch}; median test accuracy of {len(result['seeds'])} seeds "
              f"(test split {n} digits); settings picked per budget on validation"
-             + ("; one-cycle and AdamW grids of whole decades (--coarse)" if result['coarse'] else ''),
+             + ("; grids of whole decades (--coarse)" if result['coarse'] else ''),
              f"suggested max_lr per seed: one-cycle SGD {', '.join(f'{lr:.3g}' for lr in result['suggestions']['sgd'])}; "
              f"one-cycle Adam {', '.join(f'{lr:.3g}' for lr in result['suggestions']['adam'])}; "
              f"LR test steps: {int(np.median(result['finder_steps']['sgd']))}",
@@ -248,12 +274,50 @@ def report(result):
         edge = [f'{p:g}' for p in picks if p in (grid[0], grid[-1])]
         lines.append(f"{name}: picked {', '.join(f'{p:g}' for p in picks)} from {grid[0]:g}-{grid[-1]:g}"
                      + (f" (at the grid's edge: {', '.join(edge)})" if edge else ''))
+    for label, kind, _ in ONE_CYCLES:
+        ratios = best_over_suggestion(result, label, kind)
+        lines.append(f"one-cycle {label}: each seed's best grid max_lr (on validation) over its suggestion, median: "
+                     + ', '.join(f'{b} steps {r:.2g}x' for b, r in ratios.items()))
     for label, _, _ in ONE_CYCLES:
         suggested, best = rows[f'one-cycle {label}, suggested'], rows[f'one-cycle {label}, best grid max_lr']
         verdict = ['tie' if abs(suggested[b][1] - best[b][1]) <= noise(best[b][1], n) else
                    'better' if suggested[b][1] > best[b][1] else 'WORSE' for b in budgets]
         lines.append(f"one-cycle {label}: suggested vs best grid max_lr ({', '.join(f'{best[b][0]:g}' for b in budgets)}): "
                      + ', '.join(verdict))
+    return '\n'.join(lines)
+
+LEAD = ('one-cycle Adam, suggested', 'one-cycle SGD, suggested', ADAMW_TUNED, ADAMW_UNTUNED, SCHEDULE_FREE_UNTUNED,
+        SCHEDULE_FREE_TUNED, 'Adam, best constant LR')
+
+def reaching(result, rows, name):
+    "(the target, the first budget reaching it or None, that budget plus the tuning's steps, the collapsed runs)."
+    target = max(acc for _, acc in rows[ADAMW_TUNED].values())
+    reached = next((b for b in result['budgets'] if rows[name][b][1] >= target - noise(target, result['test_size'])), None)
+    return target, reached, reached and reached + tuning_steps(result, name)(reached), collapsed(result, rows)[name]
+
+def markdown(results):
+    "The README's tables: steps to the target per contestant and problem (then with tuning), then each problem's accuracies."
+    tables = [table(result) for result in results]
+    lines = ['| contestant | ' + ' | '.join(f"{r['problem']}: reaches {reaching(r, t, ADAMW_TUNED)[0]:.3f} at (with tuning)"
+                                              for r, t in zip(results, tables)) + ' | collapsed runs |',
+             '|---|' + '---|' * (len(results) + 1)]
+    for name in LEAD:
+        cells, down = [], 0
+        for result, rows in zip(results, tables):
+            _, reached, with_tuning, fell = reaching(result, rows, name)
+            cells.append(f'{reached} ({with_tuning})' if reached else 'never')
+            down += len(fell)
+        runs = sum(len(r['seeds']) * len(r['budgets']) for r in results)
+        lines.append(f'| {name} | ' + ' | '.join(cells) + f' | {down} of {runs} |')
+    for result, rows in zip(results, tables):
+        n, budgets = result['test_size'], result['budgets']
+        lines += ['', f"**{PROBLEMS[result['problem']].description}** (batch {PROBLEMS[result['problem']].batch}, "
+                      f"{len(result['seeds'])} seeds, median test accuracy on {n} digits)", '',
+                  '| steps | ' + ' | '.join(map(str, budgets)) + ' |', '|---|' + '---|' * len(budgets)]
+        for name, by_budget in rows.items():
+            lines.append(f'| {name} | ' + ' | '.join(f'{acc:.3f}' for _, acc in by_budget.values()) + ' |')
+        lines.append('| noise (binomial SE of one accuracy) | '
+                     + ' | '.join(f'{noise(rows[ADAMW_TUNED][b][1], n):.3f}' for b in budgets) + ' |')
     return '\n'.join(lines)
 
 def plot(results, path):
@@ -308,17 +372,21 @@ if __name__ == '__main__':
                         help='mobilenet takes about an hour on 2 cores: ask for it by name')
     parser.add_argument('--seeds', type=int, default=3)
     parser.add_argument('--budgets', type=int, nargs='+', default=[32, 64, 128, 256, 512])
-    parser.add_argument('--coarse', action='store_true', help="one-cycle max_lr and AdamW peak grids: whole decades only")
+    parser.add_argument('--coarse', action='store_true', help="every grid: whole decades only (and the untuned defaults)")
     parser.add_argument('--quick', action='store_true', help='3 budgets, 2 seeds, --coarse: for CI')
     parser.add_argument('--save', default=None, help='write every run, suggestion and curve as JSON here (e.g. bench/out/race.json)')
     parser.add_argument('--plot', default=None, help='write accuracy against steps as a PNG here')
     parser.add_argument('--rules-plot', default=None, help='write where each suggestion rule lands (curves and accuracy against max_lr) as a PNG here')
+    parser.add_argument('--load', default=None, help='report, and plot, the races saved here by --save instead of running them')
+    parser.add_argument('--markdown', action='store_true', help="print the README's tables at the end")
     a = parser.parse_args()
     budgets, seeds = ((32, 128, 512), 2) if a.quick else (tuple(a.budgets), a.seeds)
-    start, results = time.perf_counter(), []
-    for problem in a.problems:
+    start, results = time.perf_counter(), load(a.load) if a.load else []
+    for result in results: print(report(result), '\n')
+    for problem in [] if a.load else a.problems:
         results.append(race(problem, seeds, budgets, a.quick or a.coarse))
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
+    if a.markdown: print(markdown(results))
     if a.save: save(results, a.save)
     if a.plot: plot(results, a.plot)
     if a.rules_plot: where_rules_land(results, a.rules_plot)

@@ -127,7 +127,7 @@ def _rule(method):
 # %% ../nbs/04_curves.ipynb #9fad6d95
 def suggest_lr(lrs, # learning rates of the curve's points
                losses, # smoothed losses at those points
-               method='one_cycle', # a name in SUGGESTION_METHODS ('one_cycle': OneCycleLR's max_lr) or f(lrs, losses) -> lr
+               method='one_cycle', # a rule: a name in SUGGESTION_METHODS or a function f(lrs, losses) -> lr
                skip_start:float=0.1, # fraction of the points to leave out at the start
                skip_end:int=5, # points to leave out at the end
                raw_losses=None): # the unsmoothed batch losses, which 'one_cycle' reads; None: it reads `losses`
@@ -138,7 +138,8 @@ def suggest_lr(lrs, # learning rates of the curve's points
     if np.shape(lrs) != np.shape(read): raise ValueError(f"`lrs` and `losses` must have the same length; got "
                                                          f"{len(lrs)} and {len(read)}")
     lrs, read = _readable_points(lrs, read, skip_start, skip_end)
-    if len(lrs) < _MIN_POINTS: raise ValueError(f"suggest_lr needs at least {_MIN_POINTS} finite points; got {len(lrs)}")
+    if len(lrs) < _MIN_POINTS:
+        raise ValueError(f"suggest_lr needs at least {_MIN_POINTS} finite points; got {len(lrs)}")
     lr = rule.read(lrs, read)
     if not (np.isscalar(lr) and np.isreal(lr) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"the suggestion rule {name!r} must return a positive learning rate; it returned {lr!r}")

@@ -113,7 +113,7 @@ def run_demo(dataset:str='digits', # 'digits' (offline, bundled with scikit-lear
              verbose:int=1, # Keras progress bars (0: silent)
              cifar10_path:str=None, # a cifar-10-batches-py folder (cifar10 only); None: Keras' cache
              subset:int=None): # cifar10 only: train on the first `subset` images
-    "LR range test, one-cycle Adam at the suggested LR, raced against AdamW + warm-up cosine; returns the summary it saves."
+    "LR range test, one-cycle Adam at the suggested LR, raced against AdamW + warm-up cosine; returns the summary."
     import keras
     from matplotlib.figure import Figure   # drawn without pyplot: the caller's matplotlib backend stays as it is
     from onecycle.callbacks import OneCycleLR
@@ -178,7 +178,8 @@ def _native_stderr_to(path):
 
 def main(argv=None):
     "Command-line entry point: run the demo and print what it found."
-    parser = argparse.ArgumentParser(description='onecycle demo: LR range test, then one-cycle Adam raced against AdamW + warm-up cosine')
+    parser = argparse.ArgumentParser(description='onecycle demo: LR range test, then one-cycle Adam '
+                                                 'raced against AdamW + warm-up cosine')
     parser.add_argument('--dataset', choices=('digits', 'cifar10'), default='digits',
                         help='digits (offline, default) or cifar10')
     parser.add_argument('--epochs', type=int, default=10, help='epochs of each training run (default 10)')
@@ -197,7 +198,8 @@ def main(argv=None):
         s = run_demo(args.dataset, args.epochs, args.batch_size, args.output, args.seed, 0 if args.quiet else 1,
                      args.cifar10_path, args.subset)
     print(f"\n{s['dataset']}, {s['epochs']} epochs: suggested max LR {s['max_lr']:.3g} (one_cycle); test accuracy "
-          f"one-cycle Adam {s['one_cycle_test_accuracy']:.4f} vs AdamW + warm-up cosine {s['baseline_test_accuracy']:.4f} "
+          f"one-cycle Adam {s['one_cycle_test_accuracy']:.4f} vs AdamW + warm-up cosine "
+          f"{s['baseline_test_accuracy']:.4f} "
           f"({s['one_cycle_vs_baseline']}: noise ±{s['noise']:.4f} on {s['test_size']} test examples); wall time "
           f"{s['wall_seconds']:.1f} s; plots and summary.json in {args.output}/ (TensorFlow's own log in "
           f"tensorflow.log)")

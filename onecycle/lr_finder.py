@@ -13,8 +13,8 @@ import keras
 from keras import ops
 from .core import document, check_range, check_count, patch_to
 from .schedules import LRRamp
-from .in_graph import (InGraphSchedule, iterations, updating_optimizer, steps_per_epoch, strategy_scope,
-                               replicas_in_sync)
+from .in_graph import (InGraphSchedule, iterations, to_numpy, updating_optimizer, steps_per_epoch,
+                               strategy_scope, replicas_in_sync)
 from .curves import Curve, smooth_losses, SUGGESTION_METHODS
 
 # %% ../nbs/05_lr_finder.ipynb #fd3b5e8d
@@ -245,10 +245,10 @@ def _collect(self):
     "Read the points recorded since the last call, smooth them, and stop training on divergence."
     # the step's state back in the variables, as Keras does for callbacks
     if keras.backend.backend() == 'jax': self.model.jax_state_sync()
-    count = min(int(ops.convert_to_numpy(self._record.count)), self.ramp.total_steps)
+    count = min(int(to_numpy(self._record.count)), self.ramp.total_steps)
     if count <= len(self._raw) or self.stopped_early: return
     # only the new points, not the whole buffer each batch
-    new = ops.convert_to_numpy(self._record.losses[len(self._raw):count]).astype(float)
+    new = to_numpy(self._record.losses[len(self._raw):count]).astype(float)
     # updates applied: mixed precision skips overflowing ones
     applied = iterations(self.optimizer) - self._in_graph.offset
     steps = np.minimum(self._applied + np.arange(len(new)), applied)   # a skipped step used the LR of the next one
@@ -393,7 +393,7 @@ def lr_find(model, # a compiled Keras model
     if not model.optimizer.built:
         with strategy_scope(model): model.optimizer.build(model.trainable_variables)
     state = _state_variables(model)
-    saved = [ops.convert_to_numpy(v) for v in state]
+    saved = [to_numpy(v) for v in state]
     finders = []
     for run in range(repeats):
         run_dir = save_dir if save_dir is None or repeats == 1 else Path(save_dir) / f'run-{run}'

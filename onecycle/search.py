@@ -41,8 +41,8 @@ class SearchResult:
     @property
     def table(self):
         "One row per value: min_loss and lr_at_min (the curve's `lowest` point), noise (`Curve.noise`)."
-        return [{self.name: value, 'min_loss': curve.lowest()[1], 'lr_at_min': curve.lowest()[0], 'noise': curve.noise()}
-                for value, curve in self.curves.items()]
+        return [{self.name: value, 'min_loss': loss, 'lr_at_min': lr, 'noise': curve.noise()}
+                for value, curve in self.curves.items() for lr, loss in [curve.lowest()]]
 
     @property
     def recommended(self):
