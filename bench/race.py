@@ -208,13 +208,10 @@ def collapsed(result, rows):
                     out[name].append((seed, b))
     return out
 
-def tuning_steps(result, name):
-    "Steps a contestant spends choosing its setting: the whole grid for a grid-tuned one, the LR test for a suggestion."
-    by_setting = result['runs'][name]
-    if name.endswith(', suggested'):
-        kind = 'sgd' if 'SGD' in name else 'adam'
-        return lambda budget: int(np.median(result['finder_steps'][kind]))
-    return lambda budget: (len(by_setting) - 1) * budget   # the grid's other runs, each as long as the chosen one
+def tuning_steps(result, name, budget):
+    "Steps a contestant spends choosing its setting: the whole grid's other runs for a grid-tuned one, the LR test for a suggestion."
+    if name.endswith(', suggested'): return int(np.median(result['finder_steps']['sgd' if 'SGD' in name else 'adam']))
+    return (len(result['runs'][name]) - 1) * budget   # each as long as the chosen run
 
 def best_over_suggestion(result, label, kind):
     "Per budget, the median over seeds of each seed's best grid max_lr (on validation) divided by its suggestion."
@@ -264,7 +261,7 @@ def report(result):
              f"{'steps':>44s} " + ' '.join(f'{b:>7d}' for b in budgets) + f"   {'reached at':>10s} {'+ tuning':>9s}   collapsed (seed, steps)"]
     for name, by_budget in rows.items():
         reached = next((b for b in budgets if by_budget[b][1] >= target - target_noise), None)
-        with_tuning = f"{reached + tuning_steps(result, name)(reached)}" if reached else '-'
+        with_tuning = f"{reached + tuning_steps(result, name, reached)}" if reached else '-'
         lines.append(f"{name:>44s} " + ' '.join(f'{acc:7.3f}' for _, acc in by_budget.values())
                      + f"   {reached or 'never':>10} {with_tuning:>9s}   {', '.join(map(str, down[name])) or 'none'}")
     lines.append(f"{'noise (binomial SE of one accuracy)':>44s} " + ' '.join(f'{noise(rows[ADAMW_TUNED][b][1], n):7.3f}' for b in budgets))
@@ -293,7 +290,7 @@ def reaching(result, rows, name):
     "(the target, the first budget reaching it or None, that budget plus the tuning's steps, the collapsed runs)."
     target = max(acc for _, acc in rows[ADAMW_TUNED].values())
     reached = next((b for b in result['budgets'] if rows[name][b][1] >= target - noise(target, result['test_size'])), None)
-    return target, reached, reached and reached + tuning_steps(result, name)(reached), collapsed(result, rows)[name]
+    return target, reached, reached and reached + tuning_steps(result, name, reached), collapsed(result, rows)[name]
 
 def markdown(results):
     "The README's tables: steps to the target per contestant and problem (then with tuning), then each problem's accuracies."

@@ -8,7 +8,7 @@ __all__ = ['SUGGESTION_RULES', 'SUGGESTION_METHODS', 'smooth_losses', 'Suggestio
 # %% ../nbs/04_curves.ipynb #11ae0f34
 import json
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable
 import numpy as np
 from .core import document, check_range, check_count, check_choice, patch_to
 
@@ -160,7 +160,8 @@ def _curve_problems(lrs, losses, raw_losses, stopped_early=False, planned_steps=
     if fall < 0.1:
         problems.append(f"the loss barely falls over the range ({fall:.0%} of its start): widen the range (lower "
                         f"minimum_lr, higher maximum_lr), run more steps, or check that the model learns at all")
-    suggestions = {method: suggest_lr(lrs, losses, method, raw_losses=raw_losses) for method in SUGGESTION_METHODS}
+    suggestions = {name: suggest_lr(lrs, losses, name, raw_losses=raw_losses) for name, rule in SUGGESTION_RULES.items()
+                   if name == 'one_cycle' or rule.compared}
     others = [abs(np.log10(suggestions['one_cycle'] / lr)) for name, lr in suggestions.items()
               if SUGGESTION_RULES[name].compared]
     if min(others) > 1:

@@ -84,11 +84,10 @@ def _steps_per_epoch(dataset):
 
 
 # %% ../nbs/10_demo.ipynb #c706555b
-def _fit_logged(model, setup, epochs, callbacks, verbose):
-    "Train for `epochs`, evaluating on the test split after each: every epoch's optimizer step, loss and test accuracy."
+def _fit_logged(model, setup, epochs, steps, callbacks, verbose):
+    "Train for `epochs` of `steps`, testing after each: every epoch's optimizer step, loss and test accuracy."
     history = model.fit(setup['train'], epochs=epochs, validation_data=setup['test'], callbacks=callbacks,
                         verbose=verbose, shuffle=False).history   # the pipelines shuffle
-    steps = _steps_per_epoch(setup['train'])
     return dict(step=[steps * (epoch + 1) for epoch in range(epochs)], loss=history['loss'],
                 test_accuracy=history['val_accuracy'])
 
@@ -131,13 +130,12 @@ def run_demo(dataset:str='digits', # 'digits' (offline, bundled with scikit-lear
     curve.plot(SUGGESTION_METHODS, figure.subplots())
     figure.savefig(out / 'lr_finder.png')
     if verbose: print(f"2/3 one-cycle Adam, max_lr {max_lr:.3g}, {epochs} epochs")
-    one_cycle = OneCycleLR(max_lr=max_lr, verbose=False)
-    runs = {'one-cycle Adam': _fit_logged(model, setup, epochs, [one_cycle], verbose)}
+    one_cycle, steps = OneCycleLR(max_lr=max_lr, verbose=False), _steps_per_epoch(setup['train'])
+    runs = {'one-cycle Adam': _fit_logged(model, setup, epochs, steps, [one_cycle], verbose)}
     _plot_history(one_cycle.history, out / 'schedule.png')
-    total_steps = epochs * _steps_per_epoch(setup['train'])
     if verbose: print(f"3/3 AdamW + warm-up cosine, peak {BASELINE_PEAK:g}, {epochs} epochs")
-    baseline = _compiled(setup, _warmup_cosine_adamw(total_steps, BASELINE_PEAK))
-    runs['AdamW + warm-up cosine'] = _fit_logged(baseline, setup, epochs, [], verbose)
+    baseline = _compiled(setup, _warmup_cosine_adamw(epochs * steps, BASELINE_PEAK))
+    runs['AdamW + warm-up cosine'] = _fit_logged(baseline, setup, epochs, steps, [], verbose)
     accuracy, baseline_accuracy = (run['test_accuracy'][-1] for run in runs.values())
     test_size = sum(int(keras.ops.shape(y)[0]) for _, y in setup['test'])
     noise = _binomial_se(baseline_accuracy, test_size)
