@@ -7,7 +7,7 @@ statistics are recalibrated on the training split before each evaluation). For e
 train / validation / test split (60/20/20), the same initial weights for every contestant, a doubling series of step
 budgets, each scheduled run spanning its whole budget. Contestants:
   - Adam and SGD(momentum 0.9) at a constant LR, each at the best LR of its grid (picked per budget on validation);
-  - AdamW with a linear warm-up over 5% of the budget then cosine decay to 0 (Keras' CosineDecay), at the best peak of
+  - AdamW with a linear warm-up over 5% of the budget then cosine decay to 0 (the package's warmup_cosine_decay, equal to Keras' CosineDecay), at the best peak of
     a grid half a decade apart, and at the common untuned peak 1e-3;
   - Keras' ScheduleFreeAdamW at its defaults, and at the best LR of a grid;
   - one-cycle SGD (Nesterov, momentum 0.95->0.85) and one-cycle Adam (beta_1 0.95->0.85), max_lr from `lr_find` at
@@ -31,7 +31,7 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from onecycle import OneCycleLR, lr_find, suggest_lr, MiniMobileNetV2, recalibrate_batchnorm
-from onecycle import SUGGESTION_RULES
+from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
 
@@ -82,9 +82,7 @@ SCHEDULE_FREE_GRID, SCHEDULE_FREE_DEFAULT = (1e-3, 2.5e-3, 1e-2, 3e-2, 0.1, 0.3,
 WARMUP_FRACTION = 0.05
 
 def _warmup_cosine_adamw(peak, budget):
-    warmup = max(1, round(WARMUP_FRACTION * budget))
-    return keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(0., budget - warmup, alpha=0., warmup_target=peak,
-                                                                         warmup_steps=warmup))
+    return keras.optimizers.AdamW(ScheduleLR(warmup_cosine_decay(budget, peak, max(1, round(WARMUP_FRACTION * budget)))))
 
 # kind: a fresh optimizer at `lr` (for 'adamw_cosine', the peak of a schedule spanning `budget` steps)
 OPTIMIZERS = dict(sgd=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9),

@@ -64,9 +64,10 @@ def _compiled(setup, optimizer):
 def _warmup_cosine_adamw(total_steps, peak):
     "AdamW, its LR rising linearly over 5% of `total_steps` to `peak`, then a cosine decay to 0."
     import keras
+    from onecycle.callbacks import ScheduleLR
+    from onecycle.schedules import warmup_cosine_decay
     warmup = max(1, round(0.05 * total_steps))
-    return keras.optimizers.AdamW(keras.optimizers.schedules.CosineDecay(0., total_steps - warmup, alpha=0.,
-                                                                         warmup_target=peak, warmup_steps=warmup))
+    return keras.optimizers.AdamW(ScheduleLR(warmup_cosine_decay(total_steps, peak, warmup)))
 
 
 # %% ../nbs/10_demo.ipynb #e89a139a
