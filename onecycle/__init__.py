@@ -14,7 +14,7 @@ _HOMES = dict(   # each public name's module: imported when the name is first us
     schedules=('Schedule', 'ANNEALS', 'join_schedules', 'warmup_cosine_decay', 'warmup_stable_decay',
                'linear_to_zero', 'fastai_one_cycle', 'flat_cosine', 'one_cycle', 'SeedCycle', 'TorchCycle', 'LRRamp',
                'cycle_arguments'),
-    callbacks=('OneCycleLR', 'OneCycleSchedule', 'ScheduleLR'),
+    callbacks=('ParamScheduler', 'OneCycleLR', 'OneCycleSchedule', 'ScheduleLR'),
     curves=('Curve', 'load_curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES',
             'SuggestionRule'),
     lr_finder=('LRFinder', 'lr_find'),
@@ -36,7 +36,7 @@ if TYPE_CHECKING:   # what IDEs and type checkers read; `_HOMES` is what runs (a
     from onecycle.schedules import (Schedule, ANNEALS, join_schedules, warmup_cosine_decay, warmup_stable_decay,
                                     linear_to_zero, fastai_one_cycle, flat_cosine, one_cycle, SeedCycle, TorchCycle,
                                     LRRamp, cycle_arguments)
-    from onecycle.callbacks import OneCycleLR, OneCycleSchedule, ScheduleLR
+    from onecycle.callbacks import ParamScheduler, OneCycleLR, OneCycleSchedule, ScheduleLR
     from onecycle.curves import (Curve, load_curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES,
                                   SuggestionRule)
     from onecycle.lr_finder import LRFinder, lr_find

@@ -13,7 +13,7 @@ import keras
 from keras import ops
 from .core import document, check_range, check_count, patch_to
 from .schedules import LRRamp
-from .in_graph import (InGraphSchedule, iterations, to_numpy, updating_optimizer, steps_per_epoch,
+from .in_graph import (InGraphOverrides, iterations, to_numpy, updating_optimizer, steps_per_epoch,
                                strategy_scope, replicas_in_sync)
 from .curves import Curve, smooth_losses, SUGGESTION_METHODS
 
@@ -154,7 +154,8 @@ def on_train_begin(self, logs=None):
     self._start_curve()
     self.ramp = LRRamp(self._total_steps(), self.minimum_lr, self.maximum_lr, self.lr_scale)
     self.optimizer = updating_optimizer(self.model.optimizer)
-    self._in_graph = InGraphSchedule(self.model, self.optimizer, self.ramp, on_remove=self._unpatch_model)
+    self._in_graph = InGraphOverrides(self.model, self.optimizer, {'learning_rate': self.ramp.lr_schedule},
+                                      on_remove=self._unpatch_model)
     # tf.distribute: per replica, read as their mean
     with strategy_scope(self.model): self._record = _LossRecord(self.ramp.total_steps)
     self.model._metrics.append(self._record)   # taken out again by `_unpatch_model`
