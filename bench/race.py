@@ -12,14 +12,17 @@ budgets, each scheduled run spanning its whole budget. Contestants:
   - Keras' ScheduleFreeAdamW at its defaults, and at the best LR of a grid;
   - one-cycle SGD (Nesterov, momentum 0.95->0.85) and one-cycle Adam (beta_1 0.95->0.85), max_lr from `lr_find` at
     the training batch size on that seed's training split, default suggestion ('one_cycle');
-  - the same two at the best max_lr of a half-decade grid (picked per budget on validation): what one-cycle can do.
+  - the same two at the best max_lr of a half-decade grid (picked per budget on validation): what one-cycle can do;
+  - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
+    to zero, each at one-cycle Adam's suggested peak (the same LR test): which shape to pick at a suggested peak.
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
 of one accuracy on the test split), the first budget at which each contestant reaches the tuned AdamW + cosine's best
 test accuracy (a shortfall smaller than the noise counts as reached: a tie) with and without the steps its tuning
 spent (the whole grid for a grid-tuned contestant, the LR range test for a suggestion), every run that collapsed (per
 seed: a non-finite loss, near chance, or a suggestion more than 10 points below one-cycle at the best grid max_lr), and
 where each grid's pick landed.
-Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--plot race.png]
+Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes] [--plot race.png]
+(--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again)
 """
 import argparse, os, tempfile, time
 from pathlib import Path
@@ -31,7 +34,7 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from onecycle import OneCycleLR, lr_find, suggest_lr, MiniMobileNetV2, recalibrate_batchnorm
-from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay
+from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay, warmup_stable_decay, linear_to_zero
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
 
@@ -84,12 +87,21 @@ WARMUP_FRACTION = 0.05
 def _warmup_cosine_adamw(peak, budget):
     return keras.optimizers.AdamW(ScheduleLR(warmup_cosine_decay(budget, peak, max(1, round(WARMUP_FRACTION * budget)))))
 
+WSD_DECAY_FRACTION = 0.2   # the cool-down's share of a WSD run (Hägele et al. 2024 use 10-20%)
+
+def _wsd_adamw(peak, budget):
+    warmup, decay = max(1, round(WARMUP_FRACTION * budget)), max(1, round(WSD_DECAY_FRACTION * budget))
+    return keras.optimizers.AdamW(ScheduleLR(warmup_stable_decay(budget, peak, warmup, decay)))
+
+def _linear_to_zero_adamw(peak, budget):
+    return keras.optimizers.AdamW(ScheduleLR(linear_to_zero(budget, peak, max(1, round(WARMUP_FRACTION * budget)))))
+
 # kind: a fresh optimizer at `lr` (for 'adamw_cosine', the peak of a schedule spanning `budget` steps)
 OPTIMIZERS = dict(sgd=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9),
                   nesterov=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True),
                   adam=lambda lr, budget: keras.optimizers.Adam(lr),
                   schedule_free=lambda lr, budget: keras.optimizers.ScheduleFreeAdamW(lr),
-                  adamw_cosine=_warmup_cosine_adamw)
+                  adamw_cosine=_warmup_cosine_adamw, adamw_wsd=_wsd_adamw, adamw_linear=_linear_to_zero_adamw)
 
 def optimizer(kind, lr=1e-3, budget=None): return OPTIMIZERS[kind](lr, budget)
 
@@ -139,12 +151,17 @@ def lr_test(problem, kind, split_, seed):
     return np.array(finder.lrs), np.array(finder.losses), np.array(finder.raw_losses)
 
 ONE_CYCLES = (('SGD', 'sgd', 'nesterov'), ('Adam', 'adam', 'adam'))   # label, grid, optimizer
+# the shapes the field moved to, with AdamW at one-cycle Adam's suggested peak (the same LR test): name -> optimizer
+SHAPES_AT_SUGGESTION = {'AdamW + warm-up cosine, suggested peak': 'adamw_cosine',
+                        'AdamW + WSD (1-sqrt, 20% cool-down), suggested peak': 'adamw_wsd',
+                        'AdamW + linear to zero, suggested peak': 'adamw_linear'}
 ADAMW_TUNED, ADAMW_UNTUNED = 'AdamW + warm-up cosine, best peak', f'AdamW + warm-up cosine, peak {UNTUNED_PEAK:g} (untuned)'
 SCHEDULE_FREE_TUNED, SCHEDULE_FREE_UNTUNED = 'schedule-free AdamW, best LR', 'schedule-free AdamW, defaults'
 
-def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0):
+def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0, shapes=False):
     """Every contestant's (val, test, finite) per setting, seed and budget, the suggestions, the LR tests' curves and
-    their lengths: a dict. `coarse`: only the whole decades of every grid (and the untuned defaults)."""
+    their lengths: a dict. `coarse`: only the whole decades of every grid (and the untuned defaults); `shapes`: the
+    SHAPES_AT_SUGGESTION contestants too."""
     # coarse: the whole decades of each grid, and the untuned defaults
     decades = lambda grid: tuple(lr for lr in grid if float(np.log10(lr)).is_integer()
                                  or lr in (UNTUNED_PEAK, SCHEDULE_FREE_DEFAULT)) if coarse else grid
@@ -170,12 +187,25 @@ def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_
             for lr in one_cycle_grids[kind]:
                 record(f'one-cycle {label}, best grid max_lr', lr,
                        {(seed, b): budget_run(problem, opt_kind, lr, split_, b, seed, one_cycle=True) for b in budgets})
+        if shapes: shapes_at_suggestion(runs, problem, split_, seed, suggestions['adam'][-1], budgets)
     # the untuned contestants are the tuned ones' runs at the default setting
     runs[ADAMW_UNTUNED] = {UNTUNED_PEAK: runs[ADAMW_TUNED][UNTUNED_PEAK]}
     runs[SCHEDULE_FREE_UNTUNED] = {SCHEDULE_FREE_DEFAULT: runs[SCHEDULE_FREE_TUNED][SCHEDULE_FREE_DEFAULT]}
     finder_steps = {kind: [len(lrs) for lrs, _, _ in kind_curves] for kind, kind_curves in curves.items()}
     return dict(problem=problem, seeds=seed_list, budgets=budgets, coarse=coarse, runs=runs, suggestions=suggestions,
                 curves=curves, finder_steps=finder_steps, test_size=len(split_[2][1]), classes=len(np.unique(split_[2][1])))
+
+def shapes_at_suggestion(runs, problem, split_, seed, peak, budgets):
+    "Add to `runs` each shape of SHAPES_AT_SUGGESTION with AdamW at `peak` (one-cycle Adam's suggestion), for one seed."
+    for name, kind in SHAPES_AT_SUGGESTION.items():
+        runs.setdefault(name, {}).setdefault('suggested', {}).update(
+            {(seed, b): budget_run(problem, kind, peak, split_, b, seed) for b in budgets})
+
+def add_shapes(result):
+    "A saved race with the SHAPES_AT_SUGGESTION contestants run and added (the same splits, seeds and suggestions)."
+    for seed, peak in zip(result['seeds'], result['suggestions']['adam']):
+        shapes_at_suggestion(result['runs'], result['problem'], split(result['problem'], seed), seed, peak, result['budgets'])
+    return result
 
 def table(result):
     "Per contestant and budget: (picked setting, median test accuracy), the setting picked on mean validation accuracy."
@@ -199,7 +229,7 @@ def collapsed(result, rows):
             for seed in result['seeds']:
                 _, test, finite = result['runs'][name][setting][(seed, b)]
                 reference = None
-                if name.endswith(', suggested'):
+                if name.startswith('one-cycle') and name.endswith(', suggested'):
                     grid_name = name.replace(', suggested', ', best grid max_lr')
                     reference = result['runs'][grid_name][rows[grid_name][b][0]][(seed, b)][1]
                 if not finite or test < chance + 0.1 or (reference is not None and test < reference - 0.1):
@@ -208,7 +238,7 @@ def collapsed(result, rows):
 
 def tuning_steps(result, name, budget):
     "Steps a contestant spends choosing its setting: the whole grid's other runs for a grid-tuned one, the LR test for a suggestion."
-    if name.endswith(', suggested'): return int(np.median(result['finder_steps']['sgd' if 'SGD' in name else 'adam']))
+    if 'suggested' in name: return int(np.median(result['finder_steps']['sgd' if 'SGD' in name else 'adam']))
     return (len(result['runs'][name]) - 1) * budget   # each as long as the chosen run
 
 def best_over_suggestion(result, label, kind):
@@ -374,12 +404,15 @@ if __name__ == '__main__':
     parser.add_argument('--rules-plot', default=None, help='write where each suggestion rule lands (curves and accuracy against max_lr) as a PNG here')
     parser.add_argument('--load', default=None, help='report, and plot, the races saved here by --save instead of running them')
     parser.add_argument('--markdown', action='store_true', help="print the README's tables at the end")
+    parser.add_argument('--shapes', action='store_true', help='race AdamW with warm-up cosine, WSD and linear-to-zero at the suggested peak too')
+    parser.add_argument('--add-shapes', action='store_true', help='with --load: run those shapes and add them to the loaded races (keep with --save)')
     a = parser.parse_args()
     budgets, seeds = ((32, 128, 512), 2) if a.quick else (tuple(a.budgets), a.seeds)
     start, results = time.perf_counter(), load(a.load) if a.load else []
+    if a.add_shapes: results = [add_shapes(result) for result in results]
     for result in results: print(report(result), '\n')
     for problem in [] if a.load else a.problems:
-        results.append(race(problem, seeds, budgets, a.quick or a.coarse))
+        results.append(race(problem, seeds, budgets, a.quick or a.coarse, shapes=a.shapes))
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
     if a.markdown: print(markdown(results))
     if a.save: save(results, a.save)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 _HOMES = dict(   # each public name's module: imported when the name is first used
     schedules=('Schedule', 'ANNEALS', 'join_schedules', 'warmup_cosine_decay', 'warmup_stable_decay',
-               'linear_to_zero', 'fastai_one_cycle', 'flat_cosine', 'one_cycle', 'SeedCycle', 'TorchCycle', 'LRRamp',
+               'linear_to_zero', 'fastai_one_cycle', 'flat_cosine', 'one_cycle', 'ClrCycle', 'SeedCycle', 'TorchCycle',
+               'LRRamp',
                'cycle_arguments'),
     callbacks=('ParamScheduler', 'OneCycleLR', 'OneCycleSchedule', 'ScheduleLR'),
     curves=('Curve', 'load_curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES',
@@ -34,8 +35,8 @@ def __dir__(): return sorted([*globals(), *__all__])
 
 if TYPE_CHECKING:   # what IDEs and type checkers read; `_HOMES` is what runs (a test keeps the two the same)
     from onecycle.schedules import (Schedule, ANNEALS, join_schedules, warmup_cosine_decay, warmup_stable_decay,
-                                    linear_to_zero, fastai_one_cycle, flat_cosine, one_cycle, SeedCycle, TorchCycle,
-                                    LRRamp, cycle_arguments)
+                                    linear_to_zero, fastai_one_cycle, flat_cosine, one_cycle, ClrCycle, SeedCycle,
+                                    TorchCycle, LRRamp, cycle_arguments)
     from onecycle.callbacks import ParamScheduler, OneCycleLR, OneCycleSchedule, ScheduleLR
     from onecycle.curves import (Curve, load_curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES,
                                   SuggestionRule)

@@ -6,14 +6,14 @@
 __all__ = ['OneCycleSchedule', 'ScheduleLR', 'ParamScheduler', 'OneCycleLR']
 
 # %% ../nbs/03_callbacks.ipynb #8ed6aa20
-import math
+import math, warnings
 import numpy as np
 import keras
 from keras import ops
 from .core import document, check_count, check_choice, patch_to
 from .schedules import Schedule, one_cycle, check_cycle_arguments
 from .in_graph import (InGraphOverrides, HYPERPARAMETERS, momentum_attribute, schedule_function, schedule_values,
-                               updating_optimizer, iterations, steps_per_epoch)
+                               updating_optimizer, updating_optimizers, iterations, steps_per_epoch)
 
 # %% ../nbs/03_callbacks.ipynb #8dcb520f
 @keras.saving.register_keras_serializable(package='onecycle')
@@ -46,31 +46,39 @@ class ScheduleLR(keras.optimizers.schedules.LearningRateSchedule):
 
 # %% ../nbs/03_callbacks.ipynb #47907f5a
 def _check_schedules(schedules):
-    "A `ValueError` unless `schedules` maps hyperparameter names Keras uses to schedules."
-    if not isinstance(schedules, dict) or not schedules:
-        raise ValueError(f"Argument `schedules` must be a non-empty dict {{hyperparameter name: schedule}}. "
-                         f"Received: schedules={schedules!r}")
-    for name, schedule in schedules.items():
-        if name not in HYPERPARAMETERS:
-            raise ValueError(f"Argument `schedules` must name hyperparameters as Keras does: "
-                             f"{', '.join(HYPERPARAMETERS)}. Received: {name!r}")
-        schedule_function(schedule)   # raises for what is not a schedule
+    "A `ValueError` unless `schedules` maps Keras' hyperparameter names to schedules (or is a list of such dicts)."
+    groups = schedules if isinstance(schedules, list) and schedules else [schedules]
+    for group in groups:
+        if not isinstance(group, dict) or not group:
+            raise ValueError(f"Argument `schedules` must be a non-empty dict {{hyperparameter name: schedule}}, or "
+                             f"a list of them (one per sub-optimizer of a MultiOptimizer). "
+                             f"Received: schedules={schedules!r}")
+        for name, schedule in group.items():
+            if name not in HYPERPARAMETERS:
+                raise ValueError(f"Argument `schedules` must name hyperparameters as Keras does: "
+                                 f"{', '.join(HYPERPARAMETERS)}. Received: {name!r}")
+            schedule_function(schedule)   # raises for what is not a schedule
+
+def _by_name(schedules, value_of):
+    "{name: value_of(schedule)}; for a list of dicts (one per sub-optimizer), the names end in _0, _1, ..."
+    if isinstance(schedules, dict): return {name: value_of(schedule) for name, schedule in schedules.items()}
+    return {f'{name}_{i}': value_of(schedule) for i, group in enumerate(schedules) for name, schedule in group.items()}
 
 def _history(schedules, ranges):
     "Each schedule's values at the steps of each (first, end) range, as lists, by name."
     steps = np.concatenate([np.arange(first, end) for first, end in ranges] or [np.zeros(0, int)])
-    return {name: schedule_values(schedule, steps).tolist() for name, schedule in schedules.items()}
+    return _by_name(schedules, lambda schedule: schedule_values(schedule, steps).tolist())
 
 # %% ../nbs/03_callbacks.ipynb #0a71ee42
 class ParamScheduler(keras.callbacks.Callback):
     "Optimizer hyperparameters on schedules of the optimizer step, applied in-graph at every update of `fit`."
     def __init__(self,
-                 schedules:dict, # {hyperparameter, as Keras names it: Schedule, Keras LearningRateSchedule or f(step)}
+                 schedules:dict, # {hyperparameter as Keras names it: schedule}, or a list: one per sub-optimizer
                  verbose:int=0): # 1: print each epoch's last values (when Keras' own output is off); 0: quiet
         super().__init__()
         _check_schedules(schedules)
         check_choice('verbose', verbose, (0, 1))
-        self.schedules, self.verbose = dict(schedules), verbose
+        self.schedules, self.verbose = schedules, verbose
         self._fits = []   # each fit's schedules and the (first, end) schedule steps of each epoch it ran
 
     @property
@@ -116,7 +124,7 @@ def on_train_begin(self, logs=None):
     self.optimizer = updating_optimizer(self.model.optimizer)
     schedules = self._fit_schedules()
     self._in_graph = InGraphOverrides(self.model, self.optimizer, schedules)
-    self._ranges, self._next_step = [], None
+    self._ranges, self._next_step, self._warned = [], None, False
     self._fits.append((schedules, self._ranges))
 
 @patch_to(ParamScheduler)
@@ -135,10 +143,25 @@ def on_epoch_end(self, epoch, logs=None):
     if not steps_run: return
     self._ranges.append((self._epoch_first_step, self._next_step))
     schedules = self._fits[-1][0]
-    last = self._logged({name: float(schedule_values(schedule, [self._next_step - 1])[0])
-                         for name, schedule in schedules.items()})
+    at_last_step = lambda schedule: float(schedule_values(schedule, [self._next_step - 1])[0])
+    last = self._logged(_by_name(schedules, at_last_step))
     if logs is not None: logs.update(last)
+    self._warn_past_end(schedules)
     if self.verbose and not self.params.get('verbose'): print(self._report(epoch, last))   # else Keras' line shows them
+
+@patch_to(ParamScheduler)
+def _warn_past_end(self, schedules):
+    "Warn once per fit when it has run past the end of a `Schedule`, naming each one and the value it keeps."
+    last_step, ended = self._next_step - 1, []
+    for name, schedule in _by_name(schedules, lambda schedule: schedule).items():
+        end = getattr(schedule, 'hold_from', None)   # a Keras schedule's length is not known
+        if end is not None and last_step > end: ended.append(f"`{name}` (ends at step {end:g}, keeps "
+                                                            f"{float(schedule(end)):.6g})")
+    if ended and not self._warned:
+        self._warned = True
+        warnings.warn(f"{type(self).__name__}: this fit has run to step {last_step}, past the end of the schedule of "
+                      f"{', '.join(ended)}; later steps keep that value. Give the schedules the fit's length to use "
+                      f"all of them", stacklevel=2)
 
 # %% ../nbs/03_callbacks.ipynb #eb533290
 def _check_lengths(num_samples, batch_size, total_steps):
@@ -150,13 +173,15 @@ def _check_lengths(num_samples, batch_size, total_steps):
     if total_steps is not None: check_count('total_steps', total_steps, 3, 'the number of optimizer steps in the cycle')
 
 def _cycle_schedules(cycle, optimizer):
-    "The cycle's learning rate, and its momentum under the name `optimizer` gives it, by hyperparameter name."
-    momentum = {momentum_attribute(optimizer): cycle.momentum_schedule} if cycle.cycles_momentum else {}
-    return {'learning_rate': cycle.lr_schedule, **momentum}
+    "The cycle's LR and momentum by the names each optimizer that updates gives them: a dict, or one per sub-optimizer."
+    groups = [{'learning_rate': cycle.lr_schedule,
+               **({momentum_attribute(target): cycle.momentum_schedule} if cycle.cycles_momentum else {})}
+              for target in updating_optimizers(optimizer)]
+    return groups[0] if len(groups) == 1 else groups
 
 def _old_names(values):
-    "`values` by hyperparameter name, under the names OneCycleLR has always used: 'lr' and 'momentum'."
-    return {'lr' if name == 'learning_rate' else 'momentum': value for name, value in values.items()}
+    "`values` by hyperparameter name (a sub-optimizer's: the same cycle), under OneCycleLR's names: lr and momentum."
+    return {'lr' if name.startswith('learning_rate') else 'momentum': value for name, value in values.items()}
 
 # %% ../nbs/03_callbacks.ipynb #a07a89aa
 class OneCycleLR(ParamScheduler):
@@ -165,8 +190,8 @@ class OneCycleLR(ParamScheduler):
                  num_samples:int=None, # training samples per epoch; None: steps per epoch come from `fit`
                  batch_size:int=None, # batch size passed to `fit` (with num_samples)
                  max_lr:float=None, # peak learning rate (required)
-                 end_percentage:float=None, # seed shape: fraction of steps annealing after the cycle; None: its default
-                 scale_percentage:float=None, # seed shape: start LR as a fraction of max_lr; None: end_percentage
+                 end_percentage:float=None, # clr.py shape: fraction of steps annealing after the cycle (None: default)
+                 scale_percentage:float=None, # clr.py shape: start LR as a fraction of max_lr; None: end_percentage
                  maximum_momentum:float=0.95, # momentum at the ends of the cycle; None and None: don't cycle momentum
                  minimum_momentum:float=0.85, # momentum at the peak learning rate
                  verbose:bool=True, # print each epoch's last LR and momentum (when Keras' own output is off)
@@ -230,7 +255,8 @@ def _steps_run(self, epoch, updates):
 @patch_to(OneCycleLR)
 def _logged(self, values):
     "The LR as `learning_rate`, the momentum (or beta_1) as `momentum`."
-    return {'learning_rate' if name == 'learning_rate' else 'momentum': value for name, value in values.items()}
+    return {'learning_rate' if name.startswith('learning_rate') else 'momentum': value
+            for name, value in values.items()}
 
 @patch_to(OneCycleLR)
 def _report(self, epoch, last):

@@ -53,9 +53,10 @@ _CONTROLS = dict(   # a control for every one-cycle argument, given its initial 
     three_phase=lambda value: w.Checkbox(value=value))
 
 def _shape_only():
-    "Each shape's own arguments, the ones the other shape does not take."
-    seed, pytorch = set(cycle_arguments('seed')), set(cycle_arguments('pytorch'))
-    return {'seed': seed - pytorch, 'pytorch': pytorch - seed}
+    "Each shape's own arguments, the ones no other shape takes."
+    arguments = {shape: set(cycle_arguments(shape)) for shape in SHAPES}
+    return {shape: own - set().union(*(other for name, other in arguments.items() if name != shape))
+            for shape, own in arguments.items()}
 
 def _initial_values(given):
     "Every control's first value: the given ones, else the shapes' defaults (a None momentum: sliders at the defaults)."
@@ -77,10 +78,10 @@ class SchedulePreview:
         check_cycle_arguments(max_lr, **initial)
         if num_samples and batch_size: steps_per_epoch = math.ceil(num_samples / batch_size)
         values, shape_only = _initial_values(initial), _shape_only()
-        shape = 'pytorch' if set(initial) & shape_only['pytorch'] else 'seed'
+        shape = next((name for name, own in shape_only.items() if set(initial) & own), 'clr')
         self.controls = dict(
-            shape=w.ToggleButtons(options=['seed', 'pytorch'], value=shape,
-                                  tooltip='the seed (keras-one-cycle) or the PyTorch shape'),
+            shape=w.ToggleButtons(options=list(SHAPES), value=shape,
+                                  tooltip='the clr.py (keras-one-cycle) or the PyTorch shape'),
             max_lr=w.FloatLogSlider(value=max_lr, base=10, min=-5, max=1, step=0.05, readout_format='.3g',
                                     tooltip='peak learning rate'),
             epochs=w.IntSlider(value=epochs, min=1, max=max(300, epochs), tooltip='epochs of the fit'),
