@@ -326,7 +326,7 @@ def markdown(results):
     lines = ['| contestant | ' + ' | '.join(f"{r['problem']}: reaches {reaching(r, t, ADAMW_TUNED)[0]:.3f} at (with tuning)"
                                               for r, t in zip(results, tables)) + ' | collapsed runs |',
              '|---|' + '---|' * (len(results) + 1)]
-    for name in LEAD:
+    for name in [*LEAD, *(name for name in SHAPES_AT_SUGGESTION if all(name in r['runs'] for r in results))]:
         cells, down = [], 0
         for result, rows in zip(results, tables):
             _, reached, with_tuning, fell = reaching(result, rows, name)

@@ -11,7 +11,7 @@ import numpy as np
 import keras
 from keras import ops
 from .core import document, check_count, check_choice, patch_to
-from .schedules import Schedule, one_cycle, check_cycle_arguments
+from .schedules import Schedule, one_cycle, check_cycle_arguments, cycle_arguments
 from .in_graph import (InGraphOverrides, HYPERPARAMETERS, momentum_attribute, schedule_function, schedule_values,
                                updating_optimizer, updating_optimizers, iterations, steps_per_epoch)
 
@@ -194,13 +194,14 @@ class OneCycleLR(ParamScheduler):
                  scale_percentage:float=None, # clr.py shape: start LR as a fraction of max_lr; None: end_percentage
                  maximum_momentum:float=0.95, # momentum at the ends of the cycle; None and None: don't cycle momentum
                  minimum_momentum:float=0.85, # momentum at the peak learning rate
-                 verbose:bool=True, # print each epoch's last LR and momentum (when Keras' own output is off)
+                 verbose:int=1, # 1: print each epoch's last LR and momentum (when Keras' own output is off); 0: quiet
                  *,
                  total_steps:int=None, # the cycle's length in optimizer steps; None: epochs x steps per epoch
                  **cycle_arguments): # any argument of the PyTorch shape (`TorchCycle`): giving one selects that shape
         keras.callbacks.Callback.__init__(self)   # a preset: its schedules are made when `fit` tells the length
         self.num_samples, self.batch_size, self.total_steps = num_samples, batch_size, total_steps
-        self.verbose, self.schedules, self._fits = verbose, {}, []
+        check_choice('verbose', verbose, (0, 1, False, True))   # True and False: what old code passes
+        self.verbose, self.schedules, self._fits = int(verbose), {}, []
         if max_lr is None: raise ValueError("`max_lr` is required: the peak learning rate, e.g. from `lr_find`")
         self.cycle_arguments = dict(max_lr=max_lr, end_percentage=end_percentage, scale_percentage=scale_percentage,
                                     maximum_momentum=maximum_momentum, minimum_momentum=minimum_momentum,
@@ -265,9 +266,10 @@ def _report(self, epoch, last):
     return f"OneCycleLR: epoch {epoch + 1}: lr {last['learning_rate']:.6g}{momentum}"
 
 # %% ../nbs/03_callbacks.ipynb #3368a991
+_TORCH_ONLY = {name: value for name, value in cycle_arguments('pytorch').items() if name not in cycle_arguments('clr')}
 document(OneCycleLR,
          "model.fit(x, y, epochs=10, batch_size=64, callbacks=[OneCycleLR(max_lr=lr_find(model, x, y, "
-         "batch_size=64).suggestion())])")
+         "batch_size=64).suggestion())])", keywords=_TORCH_ONLY)
 document(OneCycleSchedule,
          "model.compile(keras.optimizers.Adam(OneCycleSchedule(total_steps=1000, max_lr=0.01)), loss)")
 document(ScheduleLR, "keras.optimizers.AdamW(ScheduleLR(warmup_cosine_decay(10_000, 1e-3, 500)))")

@@ -62,25 +62,28 @@ def _argument_help(f):   # a source is read and parsed once: `one_cycle` and the
 # %% ../nbs/00_core.ipynb #b4a3078d
 _ARGS_HEADING = '\n\nArgs:\n'
 
-def _with_arguments(f, doc, example=None):
-    "`doc` (up to any earlier `Args:` section) followed by the `Args:` of `f` and `example`."
+def _with_arguments(f, doc, example=None, keywords=None):
+    "`doc` (up to any earlier `Args:` section) followed by the `Args:` of `f` (and of its `**` `keywords`) and `example`."
     helps, lines = argument_help(f), []
     for name, parameter in inspect.signature(f).parameters.items():
         if name in ('self', 'cls'): continue
         stars = {parameter.VAR_POSITIONAL: '*', parameter.VAR_KEYWORD: '**'}.get(parameter.kind, '')
         default = '' if parameter.default is parameter.empty else f' (default {parameter.default!r})'
         lines.append(f"    {stars}{name}: {helps.get(name, '')}{default}")
+        if stars == '**' and keywords:
+            lines += [f"        {keyword}: {text} (default {value!r})" for keyword, (value, text) in keywords.items()]
     doc = (doc or '').split(_ARGS_HEADING)[0]
     if lines: doc += _ARGS_HEADING + '\n'.join(lines)
     return doc + (f'\n\nExample:\n    {example}' if example else '')
 
 def document(obj, # a public function or class
-             example:str=None): # a line of code showing it used
+             example:str=None, # a line of code showing it used
+             keywords:dict=None): # what its `**` argument takes, name: (default, help), listed under it
     "Put the documentation of every argument of `obj` (and of a class's public methods) and `example` in its docstring."
     if not inspect.isclass(obj):
-        obj.__doc__ = _with_arguments(obj, obj.__doc__, example)
+        obj.__doc__ = _with_arguments(obj, obj.__doc__, example, keywords)
         return obj
-    obj.__doc__ = _with_arguments(obj.__init__, obj.__doc__, example)
+    obj.__doc__ = _with_arguments(obj.__init__, obj.__doc__, example, keywords)
     for name, member in vars(obj).items():
         method = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
         # a base's interface (Keras' `on_epoch_end`...)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import keras
 from keras import ops
-from .core import document, check_range, check_count, patch_to
+from .core import document, check_range, check_count, check_choice, patch_to
 from .schedules import LRRamp
 from .in_graph import (InGraphOverrides, iterations, to_numpy, updating_optimizer, steps_per_epoch,
                                strategy_scope, replicas_in_sync)
@@ -78,7 +78,7 @@ class LRFinder(keras.callbacks.Callback):
                  stopping_criterion_factor:float=4., # stop when smoothed loss > factor x best; None: never stop early
                  loss_smoothing_beta:float=0.98, # smoothing factor of the moving average, in [0, 1)
                  save_dir:str=None, # folder to save the curve in (old format + finder.json); checked writable now
-                 verbose:bool=True, # print the suggestion at the end
+                 verbose:int=1, # 1: print the suggestion at the end; 0: quiet
                  *,
                  num_steps:int=None, # steps in the test; None: the epoch's steps
                  seed:int=0): # seed for drawing the validation batches
@@ -97,7 +97,8 @@ class LRFinder(keras.callbacks.Callback):
         self.num_samples, self.batch_size, self.num_steps, self.seed = num_samples, batch_size, num_steps, seed
         self.minimum_lr, self.maximum_lr, self.lr_scale = float(minimum_lr), float(maximum_lr), lr_scale
         self.validation_sample_rate, self.stopping_criterion_factor = validation_sample_rate, stopping_criterion_factor
-        self.loss_smoothing_beta, self.verbose = loss_smoothing_beta, verbose
+        check_choice('verbose', verbose, (0, 1, False, True))   # True and False: what old code passes
+        self.loss_smoothing_beta, self.verbose = loss_smoothing_beta, int(verbose)
         self.save_dir = _writable_folder(save_dir)
         self._start_curve()
 
@@ -400,7 +401,7 @@ def lr_find(model, # a compiled Keras model
         run_dir = save_dir if save_dir is None or repeats == 1 else Path(save_dir) / f'run-{run}'
         finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, lr_scale, validation_data, validation_sample_rate,
                           stopping_criterion_factor,
-                          loss_smoothing_beta, run_dir, bool(verbose) and repeats == 1, num_steps=num_steps,
+                          loss_smoothing_beta, run_dir, int(bool(verbose) and repeats == 1), num_steps=num_steps,
                           seed=seed + run)
         run_x, run_y = (x, y) if y is None else _shuffled_batches(x, y, batch_size, num_steps, seed + run)
         with warnings.catch_warnings(), _backend_rng_kept():
@@ -415,7 +416,7 @@ def lr_find(model, # a compiled Keras model
         finders.append(finder)
     if repeats == 1: return finders[0]
     finder = finders[-1]   # returned holding the median curve, each run's curve in its `runs`
-    finder._curve, finder.verbose = Curve.median([f.curve for f in finders]), bool(verbose)
+    finder._curve, finder.verbose = Curve.median([f.curve for f in finders]), int(bool(verbose))
     if save_dir is not None: finder.curve.save(save_dir)
     finder._report()
     return finder

@@ -24,7 +24,7 @@ def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validat
         model = build_model(value)
         folder = None if save_dir is None else Path(save_dir) / f'{name}-{value}'
         finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, 'linear', validation_data, validation_sample_rate,
-                          None, loss_smoothing_beta, folder, bool(verbose), num_steps=num_steps, seed=seed)
+                          None, loss_smoothing_beta, folder, int(bool(verbose)), num_steps=num_steps, seed=seed)
         model.fit(x, y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=y is not None,
                   callbacks=[finder], verbose=verbose)
         curves[value] = finder.curve
