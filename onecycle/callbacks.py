@@ -6,7 +6,7 @@
 __all__ = ['OneCycleSchedule', 'ScheduleLR', 'ParamScheduler', 'OneCycleLR']
 
 # %% ../nbs/03_callbacks.ipynb #8ed6aa20
-import math, warnings
+import inspect, math, warnings
 import numpy as np
 import keras
 from keras import ops
@@ -183,8 +183,22 @@ def _old_names(values):
     "`values` by hyperparameter name (a sub-optimizer's: the same cycle), under OneCycleLR's names: lr and momentum."
     return {'lr' if name.startswith('learning_rate') else 'momentum': value for name, value in values.items()}
 
+# %% ../nbs/03_callbacks.ipynb #42bc2a68
+class _TakesOldCallForms(type):
+    "`OneCycleLR(...)` with the positional arguments of any old keras-one-cycle version, read by `onecycle.compat`."
+    def __call__(cls, *args, **kwargs):
+        if args:
+            from onecycle.compat import modern_arguments
+            kwargs = modern_arguments(args, kwargs)
+        return super().__call__(**kwargs)
+
+    @property
+    def __signature__(cls):
+        "The class's own signature (its `__init__`'s), which `help()` and `inspect` show, not `__call__`'s."
+        return inspect.Signature(list(inspect.signature(cls.__init__).parameters.values())[1:])
+
 # %% ../nbs/03_callbacks.ipynb #a07a89aa
-class OneCycleLR(ParamScheduler):
+class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
     "Leslie Smith's one-cycle learning rate and inverse momentum, applied in-graph at every optimizer step of `fit`."
     def __init__(self,
                  num_samples:int=None, # training samples per epoch; None: steps per epoch come from `fit`

@@ -63,7 +63,7 @@ def _argument_help(f):   # a source is read and parsed once: `one_cycle` and the
 _ARGS_HEADING = '\n\nArgs:\n'
 
 def _with_arguments(f, doc, example=None, keywords=None):
-    "`doc` (up to any earlier `Args:` section) followed by the `Args:` of `f` (and of its `**` `keywords`) and `example`."
+    "`doc` (up to any earlier `Args:` section), then the `Args:` of `f` (and its `**` `keywords`) and `example`."
     helps, lines = argument_help(f), []
     for name, parameter in inspect.signature(f).parameters.items():
         if name in ('self', 'cls'): continue
