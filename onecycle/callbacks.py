@@ -179,9 +179,9 @@ def _cycle_schedules(cycle, optimizer):
               for target in updating_optimizers(optimizer)]
     return groups[0] if len(groups) == 1 else groups
 
-def _old_names(values):
-    "`values` by hyperparameter name (a sub-optimizer's: the same cycle), under OneCycleLR's names: lr and momentum."
-    return {'lr' if name.startswith('learning_rate') else 'momentum': value for name, value in values.items()}
+def _old_names(values, lr_name='lr'):
+    "`values` by hyperparameter name (a sub-optimizer's: the same cycle), under OneCycleLR's: `lr_name` and momentum."
+    return {lr_name if name.startswith('learning_rate') else 'momentum': value for name, value in values.items()}
 
 # %% ../nbs/03_callbacks.ipynb #42bc2a68
 class _TakesOldCallForms(type):
@@ -270,8 +270,7 @@ def _steps_run(self, epoch, updates):
 @patch_to(OneCycleLR)
 def _logged(self, values):
     "The LR as `learning_rate`, the momentum (or beta_1) as `momentum`."
-    return {'learning_rate' if name.startswith('learning_rate') else 'momentum': value
-            for name, value in values.items()}
+    return _old_names(values, lr_name='learning_rate')
 
 @patch_to(OneCycleLR)
 def _report(self, epoch, last):

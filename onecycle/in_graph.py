@@ -63,9 +63,11 @@ def schedulable(optimizer) -> tuple:
 
 def check_schedulable(optimizer, name:str):
     "A `ValueError` naming `optimizer` and `name` unless a schedule can set it, saying what can be."
-    optimizer, kind = updating_optimizer(optimizer), type(updating_optimizer(optimizer)).__name__
+    optimizer = updating_optimizer(optimizer)
+    kind = type(optimizer).__name__
     if name not in schedulable(optimizer):
-        why = " (its beta_1 interpolates its two iterates: it is not a momentum)" if name == 'beta_1' else ''
+        schedule_free_beta = name == 'beta_1' and isinstance(optimizer, _SCHEDULE_FREE)
+        why = " (its beta_1 interpolates its two iterates: it is not a momentum)" if schedule_free_beta else ''
         raise ValueError(f"Argument `schedules` has a schedule for `{name}`, which {kind} cannot take{why}; {kind} "
                          f"can schedule {', '.join(schedulable(optimizer))}. Received: {name!r}")
     if name == 'momentum' and optimizer.momentum == 0:
