@@ -1,7 +1,8 @@
 """Browser test of the widgets: Voila serves a notebook showing `preview_schedule` on 127.0.0.1, headless Chromium
 (Debian's /usr/bin/chromium, driven by Playwright's Python client) moves the max_lr slider with five key presses, and the
 test checks that the plot (its image's description, sent with it), the slider's readout and the shown OneCycleLR(...)
-call all end on the final value, and that the page shows no error output (TensorFlow's start-up log, a traceback).
+call all end on the final value; then it picks the WSD shape and moves its cool-down slider (decay_steps) the same way,
+and checks the shown ParamScheduler(...) call, the readout and the step where the plot leaves its peak, and that the page shows no error output (TensorFlow's start-up log, a traceback).
 Voila runs without TF_CPP_MIN_LOG_LEVEL, as a user's would. It saves a screenshot.
 Every wait is bounded and the server is stopped at the end, pass or fail.
 Run: python .ci/browser_test.py [--screenshot widgets.png]
@@ -34,6 +35,8 @@ def wait_for_server(url, seconds):
     raise TimeoutError(f"Voila did not answer at {url} within {seconds} s")
 
 def max_lr_of(call): return float(re.search(r'max_lr=([0-9.e-]+)', call).group(1))
+
+def decay_of(call): return int(re.search(r'decay_steps=(\d+)', call).group(1))
 
 def peak_of(description): return float(re.search(r'up to ([0-9.e-]+) at step', description).group(1))
 
@@ -81,8 +84,21 @@ def run(screenshot):
                     errors = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
                     assert errors.count() == 0 and not any(word in text for word in ('oneDNN', 'absl', 'Traceback')), \
                         f"the page shows error output: {(errors.first.inner_text() if errors.count() else text)[:500]}"
+                    print(f"slider moved: {call_before}\n           -> {call_after}\nplot: {image.get_attribute('title')}")
+                    # WSD: pick the shape, then lengthen the cool-down with its slider; the peak is left earlier
+                    page.get_by_label('shape', exact=True).select_option('warmup_stable_decay')
+                    wait_until(lambda: call.inner_text().startswith('ParamScheduler('), 60, 'the shown call becoming a WSD')
+                    decay = page.locator('.widget-hslider', has_text='decay_steps')
+                    decay_before = decay_of(call.inner_text())
+                    decay.locator('.noUi-handle').first.focus()
+                    for _ in range(5): page.keyboard.press('ArrowRight')
+                    wait_until(lambda: decay_of(call.inner_text()) == decay_before + 5, 60, f'the call reaching decay_steps={decay_before + 5}')
+                    total = 10 * 100
+                    wait_until(lambda: f'held to step {total - decay_before - 5},' in (image.get_attribute('title') or ''), 60,
+                               f'the plot holding the peak to step {total - decay_before - 5}')
+                    assert int(decay.locator('.widget-readout').first.inner_text()) == decay_before + 5
                     page.screenshot(path=str(screenshot), full_page=True)
-                    print(f"slider moved: {call_before}\n           -> {call_after}\nplot: {image.get_attribute('title')}\nscreenshot: {screenshot}")
+                    print(f"WSD cool-down moved: {call.inner_text()}\nplot: {image.get_attribute('title')}\nscreenshot: {screenshot}")
                 finally: browser.close()
         except Exception:
             log.flush(); print('--- voila log ---\n' + (Path(folder) / 'voila.log').read_text()[-3000:], file=sys.stderr)

@@ -14,7 +14,8 @@ _HOMES = dict(   # each public name's module: imported when the name is first us
     schedules=('Schedule', 'ANNEALS', 'join_schedules', 'warmup_cosine_decay', 'warmup_stable_decay',
                'linear_to_zero', 'fastai_one_cycle', 'flat_cosine', 'one_cycle', 'ClrCycle', 'SeedCycle', 'TorchCycle',
                'LRRamp',
-               'cycle_arguments'),
+               'cycle_arguments', 'SCHEDULE_SHAPES', 'shape_arguments', 'hyperparameter_schedules', 'scale_schedule',
+               'ShapeToFit'),
     callbacks=('ParamScheduler', 'OneCycleLR', 'OneCycleSchedule', 'ScheduleLR'),
     curves=('Curve', 'load_curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES',
             'SuggestionRule'),
@@ -36,7 +37,8 @@ def __dir__(): return sorted([*globals(), *__all__])
 if TYPE_CHECKING:   # what IDEs and type checkers read; `_HOMES` is what runs (a test keeps the two the same)
     from onecycle.schedules import (Schedule, ANNEALS, join_schedules, warmup_cosine_decay, warmup_stable_decay,
                                     linear_to_zero, fastai_one_cycle, flat_cosine, one_cycle, ClrCycle, SeedCycle,
-                                    TorchCycle, LRRamp, cycle_arguments)
+                                    TorchCycle, LRRamp, cycle_arguments, SCHEDULE_SHAPES, shape_arguments,
+                                    hyperparameter_schedules, scale_schedule, ShapeToFit)
     from onecycle.callbacks import ParamScheduler, OneCycleLR, OneCycleSchedule, ScheduleLR
     from onecycle.curves import (Curve, load_curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES,
                                   SuggestionRule)

@@ -10,10 +10,10 @@ import inspect, math, warnings
 import numpy as np
 import keras
 from keras import ops
-from .core import document, check_count, check_choice, patch_to
-from .schedules import Schedule, one_cycle, check_cycle_arguments, cycle_arguments
-from .in_graph import (InGraphOverrides, HYPERPARAMETERS, momentum_attribute, schedule_function, schedule_values,
-                               updating_optimizer, updating_optimizers, iterations, steps_per_epoch)
+from .core import document, check_count, check_choice, patch_to, forget_patched, argument_error
+from .schedules import Schedule, ShapeToFit, one_cycle, check_cycle_arguments, cycle_arguments
+from .in_graph import (InGraphOverrides, HYPERPARAMETERS, momentum_attribute, schedule_function,
+                               schedule_values, updating_optimizer, updating_optimizers, iterations, steps_per_epoch)
 
 # %% ../nbs/03_callbacks.ipynb #8dcb520f
 @keras.saving.register_keras_serializable(package='onecycle')
@@ -57,12 +57,14 @@ def _check_schedules(schedules):
             if name not in HYPERPARAMETERS:
                 raise ValueError(f"Argument `schedules` must name hyperparameters as Keras does: "
                                  f"{', '.join(HYPERPARAMETERS)}. Received: {name!r}")
-            schedule_function(schedule)   # raises for what is not a schedule
+            if not isinstance(schedule, ShapeToFit): schedule_function(schedule)   # raises for what is not one
 
 def _by_name(schedules, value_of):
     "{name: value_of(schedule)}; for a list of dicts (one per sub-optimizer), the names end in _0, _1, ..."
     if isinstance(schedules, dict): return {name: value_of(schedule) for name, schedule in schedules.items()}
     return {f'{name}_{i}': value_of(schedule) for i, group in enumerate(schedules) for name, schedule in group.items()}
+
+def _batches_per_update(optimizer): return getattr(optimizer, 'gradient_accumulation_steps', None) or 1
 
 def _history(schedules, ranges):
     "Each schedule's values at the steps of each (first, end) range, as lists, by name."
@@ -94,8 +96,17 @@ class ParamScheduler(keras.callbacks.Callback):
 # %% ../nbs/03_callbacks.ipynb #a974c7b2
 @patch_to(ParamScheduler)
 def _fit_schedules(self):
-    "This fit's schedules, by hyperparameter name."
-    return self.schedules
+    "This fit's schedules, by hyperparameter name; a `ShapeToFit` spans the fit (epochs x steps, in updates)."
+    groups = self.schedules if isinstance(self.schedules, list) else [self.schedules]
+    if not any(isinstance(schedule, ShapeToFit) for group in groups for schedule in group.values()):
+        return self.schedules
+    steps = self.params.get('steps')
+    if not steps: raise ValueError("ParamScheduler cannot tell the fit's length for a ShapeToFit: the input's length "
+                                   "is unknown. Pass steps_per_epoch to `fit`, or give the shape its total_steps")
+    total = self.params['epochs'] * steps // _batches_per_update(self.optimizer)
+    made = [{name: schedule(total) if isinstance(schedule, ShapeToFit) else schedule
+             for name, schedule in group.items()} for group in groups]
+    return made if isinstance(self.schedules, list) else made[0]
 
 @patch_to(ParamScheduler)
 def _first_step(self, epoch):
@@ -167,21 +178,34 @@ def _warn_past_end(self, schedules):
 def _check_lengths(num_samples, batch_size, total_steps):
     "The arguments that fix the cycle's length: both or neither of num_samples and batch_size, positive counts."
     if (num_samples is None) != (batch_size is None):
-        raise ValueError(f"give both `num_samples` and `batch_size`, or neither; got num_samples={num_samples!r}, "
-                         f"batch_size={batch_size!r}")
+        raise argument_error('batch_size', f'given with num_samples, or neither (num_samples={num_samples!r})',
+                             batch_size)
     if num_samples is not None: check_count('num_samples', num_samples); check_count('batch_size', batch_size)
     if total_steps is not None: check_count('total_steps', total_steps, 3, 'the number of optimizer steps in the cycle')
 
-def _cycle_schedules(cycle, optimizer):
-    "The cycle's LR and momentum by the names each optimizer that updates gives them: a dict, or one per sub-optimizer."
+def _peaks(max_lr):
+    "The peak of each group: `max_lr` for all, or each sub-optimizer's from a list."
+    peaks = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr]
+    if not peaks: raise ValueError("Argument `max_lr` must be a number, or a list of them (one per sub-optimizer of a "
+                                   "MultiOptimizer). Received: max_lr=[]")
+    return peaks
+
+def _cycle_schedules(cycles, optimizer):
+    "Each cycle's LR and momentum by the names its optimizer gives them: a dict, or one per sub-optimizer."
+    targets = updating_optimizers(optimizer)
+    if len(cycles) not in (1, len(targets)):
+        raise ValueError(f"Argument `max_lr` must be one peak, or one per sub-optimizer: the MultiOptimizer has "
+                         f"{len(targets)}. Received: max_lr={[cycle.max_lr for cycle in cycles]}")
     groups = [{'learning_rate': cycle.lr_schedule,
                **({momentum_attribute(target): cycle.momentum_schedule} if cycle.cycles_momentum else {})}
-              for target in updating_optimizers(optimizer)]
+              for target, cycle in zip(targets, cycles * len(targets) if len(cycles) == 1 else cycles)]
     return groups[0] if len(groups) == 1 else groups
 
-def _old_names(values, lr_name='lr'):
-    "`values` by hyperparameter name (a sub-optimizer's: the same cycle), under OneCycleLR's: `lr_name` and momentum."
-    return {lr_name if name.startswith('learning_rate') else 'momentum': value for name, value in values.items()}
+def _old_names(values, lr_name='lr', per_group=False):
+    "`values` under OneCycleLR's names: `lr_name` (per group if each has its own peak) and momentum."
+    old = lambda name: (lr_name + name[len('learning_rate'):] if per_group else lr_name) \
+        if name.startswith('learning_rate') else 'momentum'
+    return {old(name): value for name, value in values.items()}
 
 # %% ../nbs/03_callbacks.ipynb #42bc2a68
 class _TakesOldCallForms(type):
@@ -203,7 +227,7 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
     def __init__(self,
                  num_samples:int=None, # training samples per epoch; None: steps per epoch come from `fit`
                  batch_size:int=None, # batch size passed to `fit` (with num_samples)
-                 max_lr:float=None, # peak learning rate (required)
+                 max_lr:float=None, # peak learning rate (required); a list: each sub-optimizer's, in order
                  end_percentage:float=None, # clr.py shape: fraction of steps annealing after the cycle (None: default)
                  scale_percentage:float=None, # clr.py shape: start LR as a fraction of max_lr; None: end_percentage
                  maximum_momentum:float=0.95, # momentum at the ends of the cycle; None and None: don't cycle momentum
@@ -216,36 +240,38 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
         self.num_samples, self.batch_size, self.total_steps = num_samples, batch_size, total_steps
         check_choice('verbose', verbose, (0, 1, False, True))   # True and False: what old code passes
         self.verbose, self.schedules, self._fits = int(verbose), {}, []
-        if max_lr is None: raise ValueError("`max_lr` is required: the peak learning rate, e.g. from `lr_find`")
+        if max_lr is None: raise argument_error('max_lr', 'given: the peak learning rate, e.g. from `lr_find`', max_lr)
         self.cycle_arguments = dict(max_lr=max_lr, end_percentage=end_percentage, scale_percentage=scale_percentage,
                                     maximum_momentum=maximum_momentum, minimum_momentum=minimum_momentum,
                                     **cycle_arguments)
         _check_lengths(num_samples, batch_size, total_steps)
-        check_cycle_arguments(**self.cycle_arguments)
-        self.cycle = None
+        self.peaks = _peaks(max_lr)
+        for peak in self.peaks: check_cycle_arguments(**{**self.cycle_arguments, 'max_lr': peak})
+        self._per_group, self.cycle, self.cycles = len(self.peaks) > 1, None, []
 
     @property
     def history(self):
         "The LR (and momentum) of every optimizer step of the last `fit`, as lists, computed from the cycle when read."
-        return _old_names(super().history)
+        return _old_names(super().history, per_group=self._per_group)
 
     @property
     def histories(self):
         "`history` of each `fit` this callback was passed to, in order."
-        return [_old_names(history) for history in super().histories]
+        return [_old_names(history, per_group=self._per_group) for history in super().histories]
 
 # %% ../nbs/03_callbacks.ipynb #bc7186fb
 @patch_to(OneCycleLR)
 def _fit_schedules(self):
-    "The cycle over this fit: `total_steps`, else epochs x steps per epoch, in optimizer updates."
+    "The cycle over this fit (one per peak): `total_steps`, else epochs x steps per epoch, in optimizer updates."
     self.steps_per_epoch = steps_per_epoch(self.num_samples, self.batch_size, self.params.get('steps'))
-    self._accumulation = getattr(self.optimizer, 'gradient_accumulation_steps', None) or 1   # batches per update
+    self._accumulation = _batches_per_update(self.optimizer)
     epochs = self.params['epochs']
     total = self.total_steps or (self.steps_per_epoch and epochs * self.steps_per_epoch // self._accumulation)
     if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. Pass "
                                    "num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
-    self.cycle = one_cycle(total, **self.cycle_arguments)
-    return _cycle_schedules(self.cycle, self.optimizer)
+    self.cycles = [one_cycle(total, **{**self.cycle_arguments, 'max_lr': peak}) for peak in self.peaks]
+    self.cycle = max(self.cycles, key=lambda cycle: cycle.max_lr)   # the head's
+    return _cycle_schedules(self.cycles, self.optimizer)
 
 # %% ../nbs/03_callbacks.ipynb #abf1e320
 @patch_to(OneCycleLR)
@@ -270,13 +296,15 @@ def _steps_run(self, epoch, updates):
 @patch_to(OneCycleLR)
 def _logged(self, values):
     "The LR as `learning_rate`, the momentum (or beta_1) as `momentum`."
-    return _old_names(values, lr_name='learning_rate')
+    return _old_names(values, 'learning_rate', self._per_group)
 
 @patch_to(OneCycleLR)
 def _report(self, epoch, last):
     "The old callback's line."
+    lrs = ' - '.join(f"{name.replace('learning_rate', 'lr')} {value:.6g}" for name, value in last.items()
+                     if name != 'momentum')
     momentum = f" - momentum {last['momentum']:.4g}" if 'momentum' in last else ''
-    return f"OneCycleLR: epoch {epoch + 1}: lr {last['learning_rate']:.6g}{momentum}"
+    return f"OneCycleLR: epoch {epoch + 1}: {lrs}{momentum}"
 
 # %% ../nbs/03_callbacks.ipynb #3368a991
 _TORCH_ONLY = {name: value for name, value in cycle_arguments('pytorch').items() if name not in cycle_arguments('clr')}
@@ -288,3 +316,6 @@ document(OneCycleSchedule,
 document(ScheduleLR, "keras.optimizers.AdamW(ScheduleLR(warmup_cosine_decay(10_000, 1e-3, 500)))")
 document(ParamScheduler, "model.fit(x, y, epochs=10, callbacks=[ParamScheduler({'learning_rate': "
                          "warmup_cosine_decay(1000, 1e-3, 50), 'weight_decay': linear_to_zero(1000, 0.01)})])")
+
+# %% ../nbs/03_callbacks.ipynb #ba418dfc
+forget_patched(globals())   # the methods patched above live on their classes only

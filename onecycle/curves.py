@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Callable
 import numpy as np
-from .core import document, check_range, check_count, check_choice, patch_to
+from .core import document, check_range, check_count, check_choice, patch_to, forget_patched, argument_error
 
 # %% ../nbs/04_curves.ipynb #6b46bfe6
 def smooth_losses(losses, # raw batch losses in order
@@ -135,8 +135,7 @@ def suggest_lr(lrs, # learning rates of the curve's points
     name, rule = _rule(method)
     check_range('skip_start', skip_start, 0, 1, high_closed=False)
     read = raw_losses if rule.raw and raw_losses is not None else losses
-    if np.shape(lrs) != np.shape(read): raise ValueError(f"`lrs` and `losses` must have the same length; got "
-                                                         f"{len(lrs)} and {len(read)}")
+    if np.shape(lrs) != np.shape(read): raise argument_error('losses', f'as long as `lrs` ({len(lrs)})', read)
     lrs, read = _readable_points(lrs, read, skip_start, skip_end)
     if len(lrs) < _MIN_POINTS:
         raise ValueError(f"suggest_lr needs at least {_MIN_POINTS} finite points; got {len(lrs)}")
@@ -183,8 +182,8 @@ class Curve:
                  runs:list=()): # the curves of a repeated test, of which this is the median
         self.lrs, self.raw_losses = np.asarray(lrs, dtype=float), np.asarray(raw_losses, dtype=float)
         if self.lrs.ndim != 1 or self.lrs.shape != self.raw_losses.shape:
-            raise ValueError(f"`lrs` and `raw_losses` must be 1-d and of the same length; got shapes "
-                             f"{self.lrs.shape} and {self.raw_losses.shape}")
+            raise argument_error('raw_losses', f'1-d and as long as `lrs` (shape {self.lrs.shape})',
+                                 f'an array of shape {self.raw_losses.shape}')
         check_choice('lr_scale', lr_scale, ('exp', 'linear'))
         check_range('beta', beta, 0, 1, high_closed=False)
         self.lr_scale, self.beta, self.stopped_early = lr_scale, float(beta), bool(stopped_early)
@@ -381,3 +380,6 @@ document(load_curve, "load_curve('runs/lr-test').suggestion()")
 document(suggest_lr, "suggest_lr(curve.lrs, curve.losses, 'valley')")
 document(SuggestionRule, "curve.suggestion(SUGGESTION_RULES['slide'].read)   # the same as curve.suggestion('slide')")
 document(smooth_losses, "smooth_losses(raw_losses, beta=0.98)")
+
+# %% ../nbs/04_curves.ipynb #58e5d660
+forget_patched(globals())   # the methods patched above live on their classes only

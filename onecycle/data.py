@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import keras
-from .core import document
+from .core import document, check_choice, argument_error
 
 # %% ../nbs/09_data.ipynb #496340a5
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
@@ -72,7 +72,8 @@ def write_cifar10_batches(folder, # the cifar-10-batches-py folder to write
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     def dump(name, images, labels):
         images = np.asarray(images, dtype=np.uint8)
-        if images.shape[1:] != (32, 32, 3): raise ValueError(f"images must be (N, 32, 32, 3); got {images.shape}")
+        if images.shape[1:] != (32, 32, 3):
+            raise argument_error('images', 'of shape (N, 32, 32, 3)', f'an array of shape {images.shape}')
         with open(folder / name, 'wb') as f:
             pickle.dump({b'batch_label': name.encode(), b'labels': [int(l) for l in labels],
                          b'data': images.transpose(0, 3, 1, 2).reshape(len(images), -1),
@@ -98,8 +99,7 @@ def cifar10_pipelines(train, # (images (N, 32, 32, 3) uint8, labels (N,)) to tra
                       one_hot:bool=False, # one-hot labels (for categorical_crossentropy) instead of sparse
                       seed:int=0): # seed of the shuffling and augmentation
     "Training and test `tf.data` pipelines from image arrays, and the channel statistics: (train, test, (mean, std))."
-    if augment not in ('flip', 'flip+crop',
-                       None): raise ValueError(f"`augment` must be 'flip', 'flip+crop' or None; got {augment!r}")
+    check_choice('augment', augment, ('flip', 'flip+crop', None))
     mean, std = channel_stats(train[0])
     def prepare(image, label, training):
         image = (tf.cast(image, tf.float32) - mean) / std

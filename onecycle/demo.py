@@ -9,7 +9,7 @@ __all__ = ['BASELINE_PEAK', 'load_digits_split', 'digits_mlp', 'run_demo', 'main
 import argparse, contextlib, json, os, sys, time
 from pathlib import Path
 import numpy as np
-from .core import document
+from .core import document, check_choice
 
 # %% ../nbs/10_demo.ipynb #61ce7fd2
 def load_digits_split(seed:int=0): # the split's random seed
@@ -32,6 +32,7 @@ def digits_mlp(seed:int=0): # weight initialisation seed
 
 def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
     "Everything that differs between datasets: data pipelines, a model builder, the loss, the LR search range."
+    check_choice('dataset', dataset, ('digits', 'cifar10'))
     import keras, tensorflow as tf
     if dataset == 'digits':
         (x_train, y_train), test = load_digits_split(seed)
@@ -49,7 +50,6 @@ def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
         build = lambda: MiniMobileNetV2(alpha=1.4, seed=seed)
         return dict(train=train, test=test, search=train, search_steps=None, build=build, from_logits=False,
                     lr_range=(1e-5, 1.))
-    raise ValueError(f"`dataset` must be 'digits' or 'cifar10'; got {dataset!r}")
 
 # %% ../nbs/10_demo.ipynb #886ed64a
 BASELINE_PEAK = 0.1   # AdamW + warm-up cosine's peak: bench/race.py's pick for the digits MLP at 128-512 steps

@@ -12,7 +12,7 @@ import contextlib, functools, math
 import numpy as np
 import keras
 from keras import ops
-from .core import patch_to
+from .core import patch_to, forget_patched
 from .schedules import Schedule
 
 # %% ../nbs/02_in_graph.ipynb #a675ef15
@@ -250,3 +250,6 @@ def replicas_in_sync():
     if keras.backend.backend() != 'tensorflow': return 1
     import tensorflow as tf
     return tf.distribute.get_replica_context().num_replicas_in_sync if tf.distribute.get_replica_context() else 1
+
+# %% ../nbs/02_in_graph.ipynb #ecb9a794
+forget_patched(globals())   # the methods patched above live on their classes only

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import keras
 from keras import ops
-from .core import document, check_range, check_count, check_choice, patch_to
-from .schedules import LRRamp
-from .in_graph import (InGraphOverrides, iterations, to_numpy, updating_optimizer, steps_per_epoch,
-                               strategy_scope, replicas_in_sync)
+from .core import document, check_range, check_count, check_choice, patch_to, forget_patched, argument_error
+from .schedules import LRRamp, scale_schedule
+from .in_graph import (InGraphOverrides, iterations, to_numpy, updating_optimizer, updating_optimizers,
+                               steps_per_epoch, strategy_scope, replicas_in_sync)
 from .curves import Curve, smooth_losses, SUGGESTION_METHODS
 
 # %% ../nbs/05_lr_finder.ipynb #fd3b5e8d
@@ -44,14 +44,15 @@ def _check_validation_data(validation_data, validation_sample_rate):
     "`validation_data` as a tuple of arrays (or None), after checking it and `validation_sample_rate`."
     if isinstance(validation_sample_rate, bool) or not isinstance(validation_sample_rate,
         int) or validation_sample_rate == 0:
-        raise ValueError(f"`validation_sample_rate` must be a non-zero integer (negative: the whole validation set); "
-                         f"got {validation_sample_rate!r}")
+        raise argument_error('validation_sample_rate', 'a non-zero integer (negative: the whole validation set)',
+                             validation_sample_rate)
     if validation_data is None: return None
     if not isinstance(validation_data, (tuple,
                                         list)) or len(validation_data) != 2 or any(v is None for v in validation_data):
-        raise ValueError(f"`validation_data` must be a tuple (x, y) of arrays; got {type(validation_data).__name__}")
+        raise argument_error('validation_data', 'a tuple (x, y) of arrays', validation_data)
     x, y = (np.asarray(v) for v in validation_data)
-    if len(x) != len(y): raise ValueError(f"`validation_data` x and y differ in length: {len(x)} and {len(y)}")
+    if len(x) != len(y): raise argument_error('validation_data', f'(x, y) of one length: x has {len(x)} rows',
+                                              (x, y))
     return x, y
 
 def _writable_folder(save_dir):
@@ -81,11 +82,11 @@ class LRFinder(keras.callbacks.Callback):
                  verbose:int=1, # 1: print the suggestion at the end; 0: quiet
                  *,
                  num_steps:int=None, # steps in the test; None: the epoch's steps
-                 seed:int=0): # seed for drawing the validation batches
+                 seed:int=0, # seed for drawing the validation batches
+                 group_scales:tuple=None): # each MultiOptimizer group's LR as a multiple of the curve's; None: all 1
         super().__init__()
         if num_samples is not None and batch_size is None:
-            raise ValueError(f"`num_samples` needs `batch_size`; got num_samples={num_samples!r}, "
-                             f"batch_size={batch_size!r}")
+            raise argument_error('batch_size', f'given with num_samples={num_samples!r}', batch_size)
         for name, value in dict(num_samples=num_samples, batch_size=batch_size, num_steps=num_steps).items():
             if value is not None: check_count(name, value)
         LRRamp.check_arguments(minimum_lr, maximum_lr, lr_scale)
@@ -100,6 +101,9 @@ class LRFinder(keras.callbacks.Callback):
         check_choice('verbose', verbose, (0, 1, False, True))   # True and False: what old code passes
         self.loss_smoothing_beta, self.verbose = loss_smoothing_beta, int(verbose)
         self.save_dir = _writable_folder(save_dir)
+        if group_scales is not None:
+            for i, scale in enumerate(group_scales): check_range(f'group_scales[{i}]', scale, 0, math.inf, False, False)
+        self.group_scales = group_scales and [float(scale) for scale in group_scales]
         self._start_curve()
 
     def _start_curve(self):
@@ -113,7 +117,7 @@ class LRFinder(keras.callbacks.Callback):
         return dict(minimum_lr=self.minimum_lr, maximum_lr=self.maximum_lr, validation=self.validation_data is not None,
                     validation_sample_rate=self.validation_sample_rate,
                     stopping_criterion_factor=self.stopping_criterion_factor,
-                    planned_steps=self.ramp and self.ramp.total_steps)
+                    planned_steps=self.ramp and self.ramp.total_steps, group_scales=self.group_scales)
 
     @property
     def curve(self) -> Curve:
@@ -155,8 +159,7 @@ def on_train_begin(self, logs=None):
     self._start_curve()
     self.ramp = LRRamp(self._total_steps(), self.minimum_lr, self.maximum_lr, self.lr_scale)
     self.optimizer = updating_optimizer(self.model.optimizer)
-    self._in_graph = InGraphOverrides(self.model, self.optimizer, {'learning_rate': self.ramp.lr_schedule},
-                                      on_remove=self._unpatch_model)
+    self._in_graph = InGraphOverrides(self.model, self.optimizer, self._ramps(), on_remove=self._unpatch_model)
     # tf.distribute: per replica, read as their mean
     with strategy_scope(self.model): self._record = _LossRecord(self.ramp.total_steps)
     self.model._metrics.append(self._record)   # taken out again by `_unpatch_model`
@@ -166,6 +169,16 @@ def on_train_begin(self, logs=None):
         self.model.train_step = self._train_step_recording_validation(self.model.train_step)
     self._best, self._anchored, self._finished = math.inf, False, False
     self._applied, self._skipped_in_a_row, self._max_skipped = 0, 0, _max_skipped_steps(self.model.optimizer)
+
+@patch_to(LRFinder)
+def _ramps(self):
+    "The LR ramp for every optimizer that updates: the same, or scaled for each group by `group_scales`."
+    if self.group_scales is None: return {'learning_rate': self.ramp.lr_schedule}
+    groups = len(updating_optimizers(self.model.optimizer))
+    if len(self.group_scales) != groups:
+        raise ValueError(f"Argument `group_scales` must give one scale per sub-optimizer: the MultiOptimizer has "
+                         f"{groups}. Received: group_scales={self.group_scales}")
+    return [{'learning_rate': scale_schedule(self.ramp.lr_schedule, scale)} for scale in self.group_scales]
 
 @patch_to(LRFinder)
 def _unpatch_model(self):
@@ -384,7 +397,8 @@ def lr_find(model, # a compiled Keras model
             verbose:int=1, # Keras progress bar and the printed suggestion
             seed:int=0, # seed for the batch order of arrays and the validation batches (run k uses seed + k)
             callbacks:list=(), # more callbacks for the run (TensorBoard, ...)
-            repeats:int=1): # runs from the same state with different batch orders; >1 returns their median curve
+            repeats:int=1, # runs from the same state with different batch orders; >1 returns their median curve
+            group_scales:tuple=None): # each MultiOptimizer group's LR as a multiple of the curve's; None: all 1
     "Run the LR range test on `model`, restore it exactly, and return the `LRFinder`; its `curve` is the result."
     if getattr(model, 'optimizer', None) is None or not getattr(model, 'compiled', True):
         raise ValueError("lr_find needs a compiled model: call model.compile(optimizer, loss) first")
@@ -402,7 +416,7 @@ def lr_find(model, # a compiled Keras model
         finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, lr_scale, validation_data, validation_sample_rate,
                           stopping_criterion_factor,
                           loss_smoothing_beta, run_dir, int(bool(verbose) and repeats == 1), num_steps=num_steps,
-                          seed=seed + run)
+                          seed=seed + run, group_scales=group_scales)
         run_x, run_y = (x, y) if y is None else _shuffled_batches(x, y, batch_size, num_steps, seed + run)
         with warnings.catch_warnings(), _backend_rng_kept():
             # warn once, about the median
@@ -426,3 +440,6 @@ document(LRFinder,
          "finder = LRFinder(minimum_lr=1e-5, maximum_lr=10.); model.fit(x, y, epochs=1, callbacks=[finder]); "
          "finder.curve.plot()")
 document(lr_find, "max_lr = lr_find(model, x, y, batch_size=64).suggestion()   # the model is restored afterwards")
+
+# %% ../nbs/05_lr_finder.ipynb #9a89c31e
+forget_patched(globals())   # the methods patched above live on their classes only

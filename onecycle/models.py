@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 import keras
 from keras import layers
-from .core import document
+from .core import document, check_choice, argument_error
 
 # %% ../nbs/08_models.ipynb #c82ebd15
 def _make_divisible(v, divisor=8, min_value=8):
@@ -76,9 +76,8 @@ def MiniMobileNetV2(input_shape=(32, 32, 3), # channels-last image shape
                     seed:int=None): # seed of the initial weights and dropout; None: Keras' global random state
     "The old keras-one-cycle MiniMobileNetV2 for CIFAR-10, in Keras 3."
     if weights is not None and not (isinstance(weights, (str, Path)) and Path(weights).is_file()):
-        raise ValueError(f"`weights` must be None or the path of a weights file (nothing is downloaded); got "
-                         f"{weights!r}")
-    if pooling not in (None, 'avg', 'max'): raise ValueError(f"`pooling` must be None, 'avg' or 'max'; got {pooling!r}")
+        raise argument_error('weights', 'None or the path of a weights file (nothing is downloaded)', weights)
+    check_choice('pooling', pooling, (None, 'avg', 'max'))
     inputs = keras.Input(shape=input_shape, name='input_1') if input_tensor is None else input_tensor
     x = _conv_block(inputs, 32, alpha, weight_decay=weight_decay, block_id=1, seed=seed)
     adds = 0

@@ -8,7 +8,7 @@ __all__ = ['SearchResult', 'find_momentum', 'find_weight_decay']
 # %% ../nbs/06_search.ipynb #650bbd08
 from pathlib import Path
 import numpy as np
-from .core import document
+from .core import document, argument_error
 from .curves import Curve
 
 # %% ../nbs/06_search.ipynb #a658e3dc
@@ -16,7 +16,7 @@ def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validat
                 num_steps=None, validation_sample_rate=5, loss_smoothing_beta=0.98, save_dir=None, verbose=1, seed=0):
     "One linear LR range test per value on `build_model(value)`; the `SearchResult`."
     from onecycle.lr_finder import LRFinder   # Keras is loaded when a search runs, not to read a saved one
-    if not values: raise ValueError(f"`values` must list at least one {name} to try; got {values!r}")
+    if not values: raise argument_error('values', f'a list of at least one {name} to try', values)
     x, y = data if isinstance(data, (tuple, list)) else (data, None)
     curves = {}
     for i, value in enumerate(values, 1):
