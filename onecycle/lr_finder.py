@@ -192,17 +192,21 @@ def on_epoch_begin(self, epoch, logs=None):
         self._in_graph.install(iterations(self.optimizer))
 
 # %% ../nbs/05_lr_finder.ipynb #3e9b1646
+def _held(array):
+    "`array` in a variable of its own dtype (older Keras made every variable float32 unless told)."
+    return keras.Variable(array, dtype=keras.backend.standardize_dtype(array.dtype), trainable=False)
+
 @patch_to(LRFinder)
 def _prepare_validation(self):
     "Hold the validation set in variables and draw every step's validation batches now."
     x, y = self.validation_data
-    self._validation_x, self._validation_y = keras.Variable(x, trainable=False), keras.Variable(y, trainable=False)
+    self._validation_x, self._validation_y = _held(x), _held(y)
     self.validation_indices = None
     if self.validation_sample_rate > 0:
         rows = self.validation_sample_rate * (self.batch_size or 32)
         rng = np.random.default_rng(self.seed)
         self.validation_indices = rng.integers(0, len(x), size=(self.ramp.total_steps, rows)).astype('int32')
-        self._validation_index_table = keras.Variable(self.validation_indices, trainable=False)
+        self._validation_index_table = _held(self.validation_indices)
 
 @patch_to(LRFinder)
 def _data_loss(self, loss):
