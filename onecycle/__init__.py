@@ -17,13 +17,12 @@ _HOMES = dict(   # each public name's module: imported when the name is first us
                'cycle_arguments', 'SCHEDULE_SHAPES', 'shape_arguments', 'hyperparameter_schedules', 'scale_schedule',
                'ShapeToFit'),
     callbacks=('ParamScheduler', 'OneCycleLR', 'OneCycleSchedule', 'ScheduleLR'),
-    curves=('Curve', 'load_curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES',
+    curves=('Curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES',
             'SuggestionRule'),
     lr_finder=('LRFinder', 'lr_find'),
     search=('find_momentum', 'find_weight_decay', 'SearchResult'), models=('MiniMobileNetV2', 'recalibrate_batchnorm'),
     data=('load_cifar10', 'cifar10_datasets'),
-    widgets=('preview_schedule', 'explore_finder', 'compare_searches', 'SchedulePreview', 'FinderExplorer',
-             'SearchComparison'))
+    widgets=('preview_schedule', 'explore_finder', 'compare_searches'))
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = list(_MODULE_OF)   # nbdev's own list is empty: this notebook defines nothing public
 
@@ -40,11 +39,10 @@ if TYPE_CHECKING:   # what IDEs and type checkers read; `_HOMES` is what runs (a
                                     TorchCycle, LRRamp, cycle_arguments, SCHEDULE_SHAPES, shape_arguments,
                                     hyperparameter_schedules, scale_schedule, ShapeToFit)
     from onecycle.callbacks import ParamScheduler, OneCycleLR, OneCycleSchedule, ScheduleLR
-    from onecycle.curves import (Curve, load_curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES,
+    from onecycle.curves import (Curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES,
                                   SuggestionRule)
     from onecycle.lr_finder import LRFinder, lr_find
     from onecycle.search import find_momentum, find_weight_decay, SearchResult
     from onecycle.models import MiniMobileNetV2, recalibrate_batchnorm
     from onecycle.data import load_cifar10, cifar10_datasets
-    from onecycle.widgets import (preview_schedule, explore_finder, compare_searches, SchedulePreview, FinderExplorer,
-                                  SearchComparison)
+    from onecycle.widgets import preview_schedule, explore_finder, compare_searches

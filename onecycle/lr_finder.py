@@ -16,6 +16,7 @@ from .schedules import LRRamp, scale_schedule
 from .in_graph import (InGraphOverrides, iterations, to_numpy, updating_optimizer, updating_optimizers,
                                steps_per_epoch, strategy_scope, replicas_in_sync)
 from .curves import Curve, smooth_losses, SUGGESTION_METHODS
+from .compat import add_old_finder_methods
 
 # %% ../nbs/05_lr_finder.ipynb #fd3b5e8d
 class _LossRecord(keras.metrics.Metric):
@@ -323,40 +324,7 @@ def _report(self):
               f"{suggestion}{runs}")
 
 # %% ../nbs/05_lr_finder.ipynb #f564adb5
-def _old_clip(curve, clip_beginning=None, clip_endding=None):
-    "The old clipping as `Curve.clip`: `clip_beginning` points off the start, from index `clip_endding` off the end."
-    end = 0 if not clip_endding else -clip_endding if clip_endding < 0 else max(len(curve) - clip_endding, 0)
-    return curve.clip(clip_beginning or 0, end)
-
-@patch_to(LRFinder)
-def plot_schedule(self,
-                  clip_beginning:int=None, # points to leave out at the start
-                  clip_endding:int=None, # keep points up to this index (negative: leave out that many at the end)
-                  method='one_cycle', # the rule whose suggestion to mark (a name or f(lrs, losses)), several, or None
-                  ax=None): # matplotlib axes to draw on
-    "The old name of `finder.curve.plot`, with the old clipping."
-    return _old_clip(self.curve, clip_beginning, clip_endding).plot(method, ax)
-
-@patch_to(LRFinder, as_classmethod=True)
-def restore_schedule_from_dir(cls,
-                              directory:str, # a folder written by LRFinder (this one or the old one)
-                              clip_beginning:int=None, # points to leave out at the start
-                              clip_endding:int=None): # keep points up to this index
-    "The old way to read a saved curve: its (smoothed losses, learning rates); `load_curve` returns the `Curve`."
-    curve = _old_clip(Curve.load(directory), clip_beginning, clip_endding)
-    return curve.losses, curve.lrs
-
-@patch_to(LRFinder, as_classmethod=True)
-def plot_schedule_from_file(cls,
-                            directory:str, # a folder written by LRFinder (this one or the old one)
-                            clip_beginning:int=None, # points to leave out at the start
-                            clip_endding:int=None, # keep points up to this index
-                            method='one_cycle', # suggestion to mark, several, or None
-                            ax=None): # matplotlib axes to draw on
-    "The old way to plot a saved curve: `load_curve(directory).plot(...)` with the old clipping."
-    return _old_clip(Curve.load(directory), clip_beginning, clip_endding).plot(method, ax, label=Path(directory).name)
-
-LRFinder.plot_schedule_from_dir = classmethod(plot_schedule_from_file)   # the old README's name
+add_old_finder_methods(LRFinder)   # plot_schedule, restore_schedule_from_dir, plot_schedule_from_file/_dir
 
 # %% ../nbs/05_lr_finder.ipynb #12b84f42
 _MIN_ARRAY_STEPS = 100   # an array test runs at least this many steps, going over the data again as needed (as fastai)
