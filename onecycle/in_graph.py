@@ -13,6 +13,7 @@ import numpy as np
 import keras
 from keras import ops
 from .core import patch_to, forget_patched
+from .keras_private import LEARNING_RATE_READER, variable_index, rmsprop_slots
 from .schedules import Schedule
 
 # %% ../nbs/02_in_graph.ipynb #a675ef15
@@ -80,7 +81,7 @@ def _sgd_update_step(optimizer, momentum):
     def update_step(gradient, variable, learning_rate):
         lr, mu = ops.cast(learning_rate, variable.dtype), ops.cast(momentum, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        m = optimizer.momentums[optimizer._get_variable_index(variable)]
+        m = optimizer.momentums[variable_index(optimizer, variable)]
         optimizer.assign(m, m * mu - gradient * lr)
         optimizer.assign_add(variable, m * mu - gradient * lr if optimizer.nesterov else m)
     return update_step
@@ -91,12 +92,10 @@ def _rmsprop_update_step(optimizer, momentum):
     def update_step(gradient, variable, learning_rate):
         lr, mu = ops.cast(learning_rate, variable.dtype), ops.cast(momentum, variable.dtype)
         gradient, rho = ops.cast(gradient, variable.dtype), ops.cast(optimizer.rho, variable.dtype)
-        index = optimizer._get_variable_index(variable)
-        velocity, m = optimizer._velocities[index], optimizer._momentums[index]
+        velocity, m, average = rmsprop_slots(optimizer, variable_index(optimizer, variable))
         optimizer.assign(velocity, rho * velocity + (1 - rho) * ops.square(gradient))
         denominator = velocity + optimizer.epsilon
         if optimizer.centered:
-            average = optimizer._average_gradients[index]
             optimizer.assign(average, rho * average + (1 - rho) * gradient)
             denominator = denominator - ops.square(average)
         optimizer.assign(m, mu * m + lr * gradient / ops.sqrt(denominator))
@@ -153,7 +152,7 @@ def schedule_values(schedule, # a Schedule, a Keras LearningRateSchedule, or a f
 
 def _override(optimizer, name, value):
     "{attribute: value}: the optimizer attributes that make its update use `value` for hyperparameter `name`."
-    if name == 'learning_rate': return {'_get_current_learning_rate': lambda: value}
+    if name == 'learning_rate': return {LEARNING_RATE_READER: lambda: value}
     rewrite = next((f for (kind, hyperparameter), f in _UPDATE_STEPS.items()
                     if hyperparameter == name and isinstance(optimizer, kind)), None)
     if rewrite and keras.backend.backend() != 'torch': return {'update_step': rewrite(optimizer, value)}

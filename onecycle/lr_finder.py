@@ -17,6 +17,7 @@ from .in_graph import (InGraphOverrides, iterations, to_numpy, updating_optimize
                                steps_per_epoch, strategy_scope, replicas_in_sync)
 from .curves import Curve, smooth_losses, SUGGESTION_METHODS
 from .compat import add_old_finder_methods
+from .keras_private import COMPUTE_LOSS, compute_loss, model_metrics, sync_jax_state
 
 # %% ../nbs/05_lr_finder.ipynb #fd3b5e8d
 class _LossRecord(keras.metrics.Metric):
@@ -163,8 +164,9 @@ def on_train_begin(self, logs=None):
     self._in_graph = InGraphOverrides(self.model, self.optimizer, self._ramps(), on_remove=self._unpatch_model)
     # tf.distribute: per replica, read as their mean
     with strategy_scope(self.model): self._record = _LossRecord(self.ramp.total_steps)
-    self.model._metrics.append(self._record)   # taken out again by `_unpatch_model`
-    if self.validation_data is None: self.model._compute_loss = self._compute_loss_recording(self.model._compute_loss)
+    model_metrics(self.model).append(self._record)   # taken out again by `_unpatch_model`
+    if self.validation_data is None:
+        setattr(self.model, COMPUTE_LOSS, self._compute_loss_recording(compute_loss(self.model)))
     else:
         self._prepare_validation()
         self.model.train_step = self._train_step_recording_validation(self.model.train_step)
@@ -183,8 +185,8 @@ def _ramps(self):
 
 @patch_to(LRFinder)
 def _unpatch_model(self):
-    for name in ('_compute_loss', 'train_step'): vars(self.model).pop(name, None)
-    if self._record in self.model._metrics: self.model._metrics.remove(self._record)
+    for name in (COMPUTE_LOSS, 'train_step'): vars(self.model).pop(name, None)
+    if self._record in model_metrics(self.model): model_metrics(self.model).remove(self._record)
 
 @patch_to(LRFinder)
 def on_epoch_begin(self, epoch, logs=None):
@@ -232,7 +234,7 @@ def _validation_loss(self, step):
     if self.validation_indices is not None:
         rows = ops.take(self._validation_index_table, ops.minimum(step, self.ramp.total_steps - 1), axis=0)
         x, y = ops.take(x, rows, axis=0), ops.take(y, rows, axis=0)
-    return self._data_loss(self._model._compute_loss(x=x, y=y, y_pred=self._model(x, training=False), training=False))
+    return self._data_loss(compute_loss(self._model)(x=x, y=y, y_pred=self._model(x, training=False), training=False))
 
 @patch_to(LRFinder)
 def _train_step_recording_validation(self, train_step):
@@ -264,7 +266,7 @@ def _jax_train_step_recording_validation(self, train_step):
 def _collect(self):
     "Read the points recorded since the last call, smooth them, and stop training on divergence."
     # the step's state back in the variables, as Keras does for callbacks
-    if keras.backend.backend() == 'jax': self.model.jax_state_sync()
+    if keras.backend.backend() == 'jax': sync_jax_state(self.model)
     count = min(int(to_numpy(self._record.count)), self.ramp.total_steps)
     if count <= len(self._raw) or self.stopped_early: return
     # only the new points, not the whole buffer each batch

@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 from keras import layers
 from .core import document, check_choice, argument_error
+from .keras_private import flatten_layers
 
 # %% ../nbs/08_models.ipynb #c82ebd15
 def _make_divisible(v, divisor=8, min_value=8):
@@ -107,7 +108,7 @@ def recalibrate_batchnorm(model, # a Keras model with BatchNormalization layers
                           data, # a tf.data.Dataset of (x, y) or of x batches, in training-time form
                           steps:int=None): # batches to average over; None: all of `data`
     "Set every BatchNormalization layer's moving mean and variance to their average over `data`'s batches."
-    norms = [layer for layer in model._flatten_layers() if isinstance(layer, layers.BatchNormalization)]
+    norms = [layer for layer in flatten_layers(model) if isinstance(layer, layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
     try:
         for k, batch in enumerate(data.take(steps) if steps else data):
