@@ -172,9 +172,9 @@ def arguments(self) -> dict:
     return arguments
 
 @patch_to(SchedulePreview)
-def _call(self, shape, schedules):
+def _call(self, shape, schedules, arguments):
     "The call that gives what is shown: `OneCycleLR(...)` for a one-cycle shape, else `ParamScheduler(...)`."
-    arguments = ', '.join(f'{name}={value!r}' for name, value in self.arguments().items())
+    arguments = ', '.join(f'{name}={value!r}' for name, value in arguments.items())
     if shape in SHAPES: return f'OneCycleLR({arguments})'
     made = f'{shape}({arguments})'
     return f'ParamScheduler({made})' if isinstance(schedules, dict) else f"ParamScheduler({{'learning_rate': {made}}})"
@@ -190,12 +190,14 @@ def _describe(lrs, bold=lambda text: text):
 def _update(self):
     c, shape = self.controls, self.controls['shape'].value
     self._show_shape_controls(shape, c['epochs'].value * c['steps_per_epoch'].value)
-    try: made = SCHEDULE_SHAPES[shape](**self.arguments())
+    try:   # a typed value (moms) is read, then the shape checks every argument
+        arguments = self.arguments()
+        made = SCHEDULE_SHAPES[shape](**arguments)
     except ValueError as e:
         self.schedules, self.call_text, self.call.value, self.error, self.info.value = None, '', '', str(e), _error(e)
         return
     self.schedules, self.error = hyperparameter_schedules(made), ''
-    steps = np.arange(self.arguments()['total_steps'])
+    steps = np.arange(arguments['total_steps'])
     lrs, momentum = self.schedules['learning_rate'](steps), self.schedules.get('momentum')
     self.lr_line.set_data(steps, lrs)
     self.momentum_line.set_data(steps, np.full(len(steps), np.nan) if momentum is None else momentum(steps))
@@ -204,7 +206,7 @@ def _update(self):
     self.image.show(_describe(lrs))
     self.info.value = (f"{_describe(lrs, lambda text: f'<b>{text}</b>')} · <b>{len(steps)}</b> steps "
                        f"({c['epochs'].value} epochs × {c['steps_per_epoch'].value})")
-    self.call_text = self._call(shape, made)
+    self.call_text = self._call(shape, made, arguments)
     self.call.value = f'<code class="onecycle-call">{escape(self.call_text)}</code>'
 
 def preview_schedule(**initial): # max_lr, epochs, steps_per_epoch (or num_samples, batch_size), shape, its arguments
@@ -312,7 +314,7 @@ document(preview_schedule, "preview_schedule(max_lr=0.1, epochs=10, steps_per_ep
 document(explore_finder, "explore_finder(lr_find(model, x, y))")
 document(compare_searches, "compare_searches('searches/momentum')")
 document(SchedulePreview,
-         "SchedulePreview(max_lr=0.1, pct_start=0.3).arguments()   # the OneCycleLR arguments the sliders show")
+         "SchedulePreview(max_lr=0.1, pct_start=0.3).arguments()   # the shape's arguments the sliders show")
 document(FinderExplorer, "explorer = FinderExplorer(finder.curve); explorer.suggestion")
 document(SearchComparison, "SearchComparison('searches/momentum').lines")
 
