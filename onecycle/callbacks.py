@@ -13,7 +13,7 @@ from keras import ops
 from .core import document, check_count, check_choice, patch_to, forget_patched, argument_error
 from .schedules import Schedule, ShapeToFit, one_cycle, check_cycle_arguments, cycle_arguments
 from .in_graph import (InGraphOverrides, HYPERPARAMETERS, momentum_attribute, schedule_function,
-                               schedule_values, updating_optimizer, updating_optimizers, iterations, steps_per_epoch)
+                               schedule_values, updating_optimizer, updating_optimizers, iterations, steps_per_epoch, fit_steps)
 
 # %% ../nbs/03_callbacks.ipynb #8dcb520f
 @keras.saving.register_keras_serializable(package='onecycle')
@@ -66,6 +66,10 @@ def _by_name(schedules, value_of):
 
 def _batches_per_update(optimizer): return getattr(optimizer, 'gradient_accumulation_steps', None) or 1
 
+def _fit_updates(callback, steps_per_epoch):
+    "The optimizer updates the running `fit` makes: epochs x steps per epoch / batches per update."
+    return callback.params['epochs'] * steps_per_epoch // _batches_per_update(callback.optimizer)
+
 def _history(schedules, ranges):
     "Each schedule's values at the steps of each (first, end) range, as lists, by name."
     steps = np.concatenate([np.arange(first, end) for first, end in ranges] or [np.zeros(0, int)])
@@ -100,10 +104,10 @@ def _fit_schedules(self):
     groups = self.schedules if isinstance(self.schedules, list) else [self.schedules]
     if not any(isinstance(schedule, ShapeToFit) for group in groups for schedule in group.values()):
         return self.schedules
-    steps = self.params.get('steps')
+    steps = fit_steps(self)
     if not steps: raise ValueError("ParamScheduler cannot tell the fit's length for a ShapeToFit: the input's length "
                                    "is unknown. Pass steps_per_epoch to `fit`, or give the shape its total_steps")
-    total = self.params['epochs'] * steps // _batches_per_update(self.optimizer)
+    total = _fit_updates(self, steps)
     made = [{name: schedule(total) if isinstance(schedule, ShapeToFit) else schedule
              for name, schedule in group.items()} for group in groups]
     return made if isinstance(self.schedules, list) else made[0]
@@ -263,10 +267,9 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
 @patch_to(OneCycleLR)
 def _fit_schedules(self):
     "The cycle over this fit (one per peak): `total_steps`, else epochs x steps per epoch, in optimizer updates."
-    self.steps_per_epoch = steps_per_epoch(self.num_samples, self.batch_size, self.params.get('steps'))
+    self.steps_per_epoch = steps_per_epoch(self.num_samples, self.batch_size, fit_steps(self))
     self._accumulation = _batches_per_update(self.optimizer)
-    epochs = self.params['epochs']
-    total = self.total_steps or (self.steps_per_epoch and epochs * self.steps_per_epoch // self._accumulation)
+    total = self.total_steps or (self.steps_per_epoch and _fit_updates(self, self.steps_per_epoch))
     if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. Pass "
                                    "num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
     self.cycles = [one_cycle(total, **{**self.cycle_arguments, 'max_lr': peak}) for peak in self.peaks]

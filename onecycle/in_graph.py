@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['HYPERPARAMETERS', 'updating_optimizer', 'updating_optimizers', 'momentum_attribute', 'schedulable',
            'check_schedulable', 'to_numpy', 'iterations', 'retrace', 'schedule_function', 'schedule_values',
-           'InGraphOverrides', 'steps_per_epoch', 'strategy_scope', 'replicas_in_sync']
+           'InGraphOverrides', 'steps_per_epoch', 'fit_steps', 'strategy_scope', 'replicas_in_sync']
 
 # %% ../nbs/02_in_graph.ipynb #413a793c
 import contextlib, functools, math
@@ -13,7 +13,7 @@ import numpy as np
 import keras
 from keras import ops
 from .core import patch_to, forget_patched
-from .keras_private import LEARNING_RATE_READER, variable_index, rmsprop_slots
+from .keras_private import LEARNING_RATE_READER, variable_index, rmsprop_slots, fit_input
 from .schedules import Schedule
 
 # %% ../nbs/02_in_graph.ipynb #a675ef15
@@ -237,6 +237,14 @@ def steps_per_epoch(num_samples:int, # training samples per epoch, or None
         raise ValueError(f"num_samples={num_samples} and batch_size={batch_size} make {steps} steps per epoch, but "
                          f"`fit` runs {fit_steps}; pass the values `fit` uses, or leave both out")
     return steps
+
+# %% ../nbs/02_in_graph.ipynb #854627a5
+def fit_steps(callback:keras.callbacks.Callback): # a callback passed to the running `fit`
+    "The running `fit`'s steps per epoch: Keras' count, else the batches of its finite tf.data input, else None."
+    if callback.params.get('steps') is not None: return callback.params['steps']
+    cardinality = getattr(fit_input(callback.model), 'cardinality', None)
+    batches = int(cardinality()) if callable(cardinality) else -1   # tf.data: -1 infinite, -2 unknown
+    return batches if batches > 0 else None
 
 # %% ../nbs/02_in_graph.ipynb #bb624eb8
 def strategy_scope(model):

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['PRIVATE_KERAS', 'LEARNING_RATE_READER', 'COMPUTE_LOSS', 'variable_index', 'rmsprop_slots', 'compute_loss',
-           'model_metrics', 'flatten_layers', 'sync_jax_state', 'check_private_keras']
+           'model_metrics', 'flatten_layers', 'sync_jax_state', 'fit_input', 'check_private_keras']
 
 # %% ../nbs/14_keras_private.ipynb #70a13374
+import inspect, types
 import keras
 from .core import document
 
@@ -21,7 +22,9 @@ PRIVATE_KERAS = {   # (what has it, attribute): why onecycle needs it
     ('model', '_compute_loss'): "the LR finder records each batch's loss where the train step computes it",
     ('model', '_metrics'): "the finder's in-graph record of the losses rides along as one of the model's metrics",
     ('model', '_flatten_layers'): "recalibrate_batchnorm finds every BatchNormalization layer, nested ones too",
-    ('JAX model', 'jax_state_sync'): "on JAX, a fit keeps its state outside the variables; the finder syncs it to read it"}
+    ('JAX model', 'jax_state_sync'): "on JAX, a fit keeps its state outside the variables; the finder syncs it to read it",
+    ('fit', 'x'): "a fit over several processes shards its tf.data input (rebatch) and tells callbacks steps=None; the "
+                  "callbacks read the length of the input `fit` was given, from the frame of Keras' `fit`"}
 
 # %% ../nbs/14_keras_private.ipynb #9828882b
 LEARNING_RATE_READER = '_get_current_learning_rate'   # set on an optimizer: the LR its update uses
@@ -52,6 +55,13 @@ def sync_jax_state(model):
     "On JAX, copy the state a `fit` holds outside the variables into them."
     model.jax_state_sync()
 
+def fit_input(model):
+    "The `x` that `model`'s running `fit` was given (read from the frame of Keras' `fit`), or None outside a `fit`."
+    frame = inspect.currentframe()
+    while frame is not None and not (frame.f_code.co_name == 'fit' and frame.f_locals.get('self') is model):
+        frame = frame.f_back
+    return None if frame is None else frame.f_locals.get('x')
+
 # %% ../nbs/14_keras_private.ipynb #2aa01847
 def _holders():
     "A real instance of each kind in PRIVATE_KERAS, built, so every attribute it should have is there."
@@ -60,9 +70,10 @@ def _holders():
     model.compile(keras.optimizers.SGD(momentum=0.9), 'mse')
     rmsprop = keras.optimizers.RMSprop(momentum=0.9, centered=True)
     for optimizer in (model.optimizer, rmsprop): optimizer.build(model.trainable_variables)
-    return {'optimizer': model.optimizer, 'RMSprop': rmsprop, 'model': model, 'JAX model': model}
+    return {'optimizer': model.optimizer, 'RMSprop': rmsprop, 'model': model, 'JAX model': model,
+            'fit': types.SimpleNamespace(**inspect.signature(model.fit).parameters)}
 
-def check_private_keras(holders:dict=None): # {'optimizer': ..., 'RMSprop': ..., 'model': ..., 'JAX model': ...}
+def check_private_keras(holders:dict=None): # {'optimizer': ..., 'RMSprop': ..., 'model': ..., 'JAX model': ..., 'fit': ...}
     "A `RuntimeError` naming every private Keras attribute onecycle needs that this Keras lacks, and what it is for."
     holders = holders or _holders()
     used = lambda what: what != 'JAX model' or keras.backend.backend() == 'jax'   # the others have no such state

@@ -14,7 +14,7 @@ from keras import ops
 from .core import document, check_range, check_count, check_choice, patch_to, forget_patched, argument_error
 from .schedules import LRRamp, scale_schedule
 from .in_graph import (InGraphOverrides, iterations, to_numpy, updating_optimizer, updating_optimizers,
-                               steps_per_epoch, strategy_scope, replicas_in_sync)
+                               steps_per_epoch, fit_steps, strategy_scope, replicas_in_sync)
 from .curves import Curve, smooth_losses, SUGGESTION_METHODS
 from .compat import add_old_finder_methods
 from .keras_private import COMPUTE_LOSS, compute_loss, model_metrics, sync_jax_state
@@ -146,9 +146,9 @@ def _max_skipped_steps(optimizer):
 
 @patch_to(LRFinder)
 def _total_steps(self):
-    fit_steps = self.params.get('steps')
-    if self.num_steps: return self.num_steps if fit_steps is None else min(self.num_steps, fit_steps)
-    steps = steps_per_epoch(self.num_samples, self.batch_size, fit_steps)
+    steps_of_fit = fit_steps(self)
+    if self.num_steps: return self.num_steps if steps_of_fit is None else min(self.num_steps, steps_of_fit)
+    steps = steps_per_epoch(self.num_samples, self.batch_size, steps_of_fit)
     if steps: return steps
     raise ValueError("LRFinder cannot tell how many steps the epoch has: the input's length is unknown. Pass "
                      "num_samples and batch_size, or num_steps, or steps_per_epoch to `fit`")

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['STEPS_PER_EXECUTION', 'digits', 'initial_weights', 'softmax_classifier', 'keras_has', 'cross_entropy', 'Replay',
-           'numpy_training']
+           'numpy_training', 'data_parallel_worker', 'run_processes']
 
 # %% ../nbs/12_testing.ipynb #36118ac1
-import math
+import math, os, socket, subprocess, sys, tempfile
 from typing import NamedTuple
 import numpy as np
 import keras
@@ -101,6 +101,55 @@ def numpy_training(kind:str, # 'sgd' (momentum, Nesterov) or 'adam' (AdamW with 
                 params[j] = params[j] - step_size * m[j] / (np.sqrt(v[j]) + 1e-7)
         if after_update: after_update(params, i)
     return Replay(params, m, np.array(losses))
+
+# %% ../nbs/12_testing.ipynb #360cdf83
+def data_parallel_worker(process_id:int, # this process' index, from 0
+                         processes:int, # how many processes run
+                         port:int, # the port of the coordinator (process 0) on 127.0.0.1
+                         out:str): # the folder for this process' results, `<process_id>.npz`
+    "One process of a JAX `DataParallel` run: OneCycleLR, ParamScheduler and lr_find on a tf.data input of digits."
+    if keras.backend.backend() != 'jax':
+        raise RuntimeError(f"data_parallel_worker runs on JAX; this Keras runs on {keras.backend.backend()}")
+    import tensorflow as tf
+    from .callbacks import OneCycleLR, ParamScheduler
+    from .schedules import ShapeToFit, warmup_cosine_decay
+    from .lr_finder import lr_find
+    keras.distribution.initialize(f'127.0.0.1:{port}', processes, process_id)
+    keras.distribution.set_distribution(keras.distribution.DataParallel())
+    dataset = tf.data.Dataset.from_tensor_slices(digits(512)).batch(64)   # each process runs its part of each batch
+    model, cycle = softmax_classifier(keras.optimizers.SGD(0.1, momentum=0.9)), OneCycleLR(max_lr=0.5, verbose=0)
+    model.fit(dataset, epochs=3, verbose=0, callbacks=[cycle])
+    results = dict(cycle_weights=model.get_weights()[0], cycle_lr=cycle.history['lr'],
+                   cycle_momentum=cycle.history['momentum'], cycle_updates=int(model.optimizer.iterations))
+    model = softmax_classifier(keras.optimizers.SGD(0.1))
+    scheduler = ParamScheduler({'learning_rate': ShapeToFit(warmup_cosine_decay, peak_value=0.5, warmup_steps=4)})
+    model.fit(dataset, epochs=2, verbose=0, callbacks=[scheduler])
+    results.update(scheduled_weights=model.get_weights()[0], scheduled_lr=scheduler.history['learning_rate'])
+    finder = lr_find(model, dataset, verbose=0)
+    results.update(found_lrs=finder.curve.lrs, found_losses=finder.curve.raw_losses,
+                   restored_weights=model.get_weights()[0])
+    np.savez(os.path.join(out, f'{process_id}.npz'), **results)
+
+# %% ../nbs/12_testing.ipynb #7b61ca04
+def _free_port():
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def run_processes(processes:int=2, # how many JAX processes
+                  timeout:float=600): # seconds they may take together
+    "Run `data_parallel_worker` in `processes` JAX processes on 127.0.0.1; each one's results, as a dict of arrays."
+    with tempfile.TemporaryDirectory() as out:
+        code = (f"import sys; from onecycle.testing import data_parallel_worker; "
+                f"data_parallel_worker(int(sys.argv[1]), {processes}, {_free_port()}, {out!r})")
+        env = {**os.environ, 'KERAS_BACKEND': 'jax', 'JAX_PLATFORMS': 'cpu'}
+        runs = [subprocess.Popen([sys.executable, '-c', code, str(i)], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True) for i in range(processes)]
+        try: outputs = [run.communicate(timeout=timeout)[0] for run in runs]
+        finally:
+            for run in runs: run.kill()
+        failed = [f"process {i} (exit {run.returncode}):\n{output[-3000:]}" for i, (run, output)
+                  in enumerate(zip(runs, outputs)) if run.returncode]
+        if failed: raise RuntimeError("a data-parallel process failed: " + "\n".join(failed))
+        return [dict(np.load(os.path.join(out, f'{i}.npz'))) for i in range(processes)]
 
 # %% ../nbs/12_testing.ipynb #48eeeb0c
 document(digits, "x, y = digits(256)   # the first 256 digits")
