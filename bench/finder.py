@@ -6,41 +6,83 @@ compiled copy per run, so each run includes its one trace; the variants' order r
 median seconds per one-epoch run and the ratios, for a small MLP (where per-call overhead shows) and a CNN.
 Run: python bench/finder.py [--rounds 5]
 """
+
 import argparse, os, time
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 import numpy as np
 import keras
 from sklearn.datasets import load_digits
 from onecycle import LRFinder
 
+
 class SeedStyleFinder(keras.callbacks.Callback):
     "What the old clr.py did with validation data: set the LR, then model.evaluate 5 sampled batches, every batch."
-    def __init__(self, total_steps, x_val, y_val, batch_size, sample_rate=5, minimum_lr=1e-4, maximum_lr=1.):
+
+    def __init__(self, total_steps, x_val, y_val, batch_size, sample_rate=5, minimum_lr=1e-4, maximum_lr=1.0):
         super().__init__()
-        self.total_steps, self.x_val, self.y_val, self.batch_size, self.sample_rate = total_steps, x_val, y_val, batch_size, sample_rate
-        self.minimum_lr, self.maximum_lr, self.rng, self.step, self.losses = minimum_lr, maximum_lr, np.random.default_rng(0), 0, []
+        self.total_steps, self.x_val, self.y_val, self.batch_size, self.sample_rate = (
+            total_steps,
+            x_val,
+            y_val,
+            batch_size,
+            sample_rate,
+        )
+        self.minimum_lr, self.maximum_lr, self.rng, self.step, self.losses = (
+            minimum_lr,
+            maximum_lr,
+            np.random.default_rng(0),
+            0,
+            [],
+        )
+
     def on_train_batch_begin(self, batch, logs=None):
-        self.model.optimizer.learning_rate = self.minimum_lr * (self.maximum_lr / self.minimum_lr) ** (self.step / (self.total_steps - 1))
+        self.model.optimizer.learning_rate = self.minimum_lr * (self.maximum_lr / self.minimum_lr) ** (
+            self.step / (self.total_steps - 1)
+        )
+
     def on_train_batch_end(self, batch, logs=None):
         rows = self.rng.integers(0, len(self.x_val), self.sample_rate * self.batch_size)
-        self.losses.append(self.model.evaluate(self.x_val[rows], self.y_val[rows], batch_size=self.batch_size, verbose=0))
+        self.losses.append(
+            self.model.evaluate(self.x_val[rows], self.y_val[rows], batch_size=self.batch_size, verbose=0)
+        )
         self.step += 1
 
+
 def mlp():
-    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(256, activation='relu'),
-                             keras.layers.Dense(256, activation='relu'), keras.layers.Dense(10)])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(256, activation='relu'),
+            keras.layers.Dense(256, activation='relu'),
+            keras.layers.Dense(10),
+        ]
+    )
+
 
 def cnn():
-    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(64, 3, padding='same', activation='relu'),
-                             keras.layers.Conv2D(64, 3, padding='same', activation='relu'), keras.layers.MaxPooling2D(),
-                             keras.layers.Conv2D(128, 3, padding='same', activation='relu'), keras.layers.GlobalAveragePooling2D(),
-                             keras.layers.Dense(10)])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(64, 3, padding='same', activation='relu'),
+            keras.layers.Conv2D(64, 3, padding='same', activation='relu'),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(128, 3, padding='same', activation='relu'),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
+
 
 def compiled(build):
     keras.utils.set_random_seed(0)
     model = build()
-    model.compile(keras.optimizers.SGD(1e-3, momentum=0.9), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.SGD(1e-3, momentum=0.9), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return model
+
 
 def main(rounds=5, batch_size=32):
     x, y = load_digits(return_X_y=True)
@@ -50,25 +92,44 @@ def main(rounds=5, batch_size=32):
     steps = int(np.ceil(len(x_train) / batch_size))
     variants = {
         'plain epoch': lambda: [],
-        'LRFinder (training loss)': lambda: [LRFinder(minimum_lr=1e-4, maximum_lr=1., stopping_criterion_factor=None, verbose=False)],
-        'LRFinder (validation, 5 batches)': lambda: [LRFinder(batch_size=batch_size, minimum_lr=1e-4, maximum_lr=1., validation_data=(x_val, y_val),
-                                                              stopping_criterion_factor=None, verbose=False)],
-        'seed style (evaluate 5 batches)': lambda: [SeedStyleFinder(steps, x_val, y_val, batch_size)]}
-    print(f"{rounds} rounds, {steps} steps of batch {batch_size}, keras {keras.__version__}; seconds per one-epoch run (median), each with its trace")
+        'LRFinder (training loss)': lambda: [
+            LRFinder(minimum_lr=1e-4, maximum_lr=1.0, stopping_criterion_factor=None, verbose=False)
+        ],
+        'LRFinder (validation, 5 batches)': lambda: [
+            LRFinder(
+                batch_size=batch_size,
+                minimum_lr=1e-4,
+                maximum_lr=1.0,
+                validation_data=(x_val, y_val),
+                stopping_criterion_factor=None,
+                verbose=False,
+            )
+        ],
+        'seed style (evaluate 5 batches)': lambda: [SeedStyleFinder(steps, x_val, y_val, batch_size)],
+    }
+    print(
+        f"{rounds} rounds, {steps} steps of batch {batch_size}, keras {keras.__version__}; seconds per one-epoch run (median), each with its trace"
+    )
     for model_name, build in (('MLP 64-256-256-10', mlp), ('CNN 64-64-128 conv', cnn)):
         seconds = {name: [] for name in variants}
         names = list(variants)
         for r in range(rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 model, callbacks = compiled(build), variants[name]()
                 start = time.perf_counter()
                 model.fit(x_train, y_train, batch_size=batch_size, epochs=1, verbose=0, callbacks=callbacks)
                 seconds[name].append(time.perf_counter() - start)
         median = {name: float(np.median(s)) for name, s in seconds.items()}
         print(f"\n{model_name}")
-        for name in variants: print(f"  {name:34s} {median[name]:7.2f} s  {median[name] / median['plain epoch']:6.2f}x plain")
-        print(f"  seed style / LRFinder validation: {median['seed style (evaluate 5 batches)'] / median['LRFinder (validation, 5 batches)']:.1f}x")
-        print(f"  LRFinder training loss / plain epoch: {median['LRFinder (training loss)'] / median['plain epoch']:.2f}x")
+        for name in variants:
+            print(f"  {name:34s} {median[name]:7.2f} s  {median[name] / median['plain epoch']:6.2f}x plain")
+        print(
+            f"  seed style / LRFinder validation: {median['seed style (evaluate 5 batches)'] / median['LRFinder (validation, 5 batches)']:.1f}x"
+        )
+        print(
+            f"  LRFinder training loss / plain epoch: {median['LRFinder (training loss)'] / median['plain epoch']:.2f}x"
+        )
+
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

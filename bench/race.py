@@ -24,9 +24,11 @@ where each grid's pick landed.
 Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes] [--plot race.png]
 (--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again)
 """
+
 import argparse, os, tempfile, time
 from pathlib import Path
 from collections import namedtuple
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 import numpy as np
 import keras
@@ -38,10 +40,12 @@ from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay, warmup_s
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
 
+
 def _digits():
     "The digits as the MLP and the CNN see them: 64 pixels in [0, 1]."
     x, y = load_digits(return_X_y=True)
     return (x / 16).astype('float32'), y
+
 
 def _digits_as_cifar10():
     "The digits written as CIFAR-10 files (32x32 RGB) and read back by the package's CIFAR-10 loader."
@@ -49,81 +53,120 @@ def _digits_as_cifar10():
         (x_train, y_train), (x_test, y_test) = load_cifar10(write_digits_as_cifar10(f'{tmp}/cifar-10-batches-py'))
     return np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])
 
+
 def split(problem, seed):
     "(train, validation, test) as (x, y) arrays, stratified 60/20/20, a different split per seed; images standardised."
     x, y = PROBLEMS[problem].data()
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
-    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.25, random_state=seed, stratify=y_rest)
-    if x.ndim == 4:   # CIFAR-format images: the training split's channel statistics, as cifar10_pipelines does
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=0.25, random_state=seed, stratify=y_rest
+    )
+    if x.ndim == 4:  # CIFAR-format images: the training split's channel statistics, as cifar10_pipelines does
         mean, std = channel_stats(x_train)
         x_train, x_val, x_test = [((images - mean) / std).astype('float32') for images in (x_train, x_val, x_test)]
     return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
+
 def cnn(seed):
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input((64,)), keras.layers.Reshape((8, 8, 1)),
-                             keras.layers.Conv2D(32, 3, padding='same', activation='relu'),
-                             keras.layers.Conv2D(32, 3, padding='same', activation='relu'), keras.layers.MaxPooling2D(),
-                             keras.layers.Conv2D(64, 3, padding='same', activation='relu'), keras.layers.MaxPooling2D(),
-                             keras.layers.Flatten(), keras.layers.Dense(10)])
+    return keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Reshape((8, 8, 1)),
+            keras.layers.Conv2D(32, 3, padding='same', activation='relu'),
+            keras.layers.Conv2D(32, 3, padding='same', activation='relu'),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, padding='same', activation='relu'),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ]
+    )
+
 
 def mobilenet(seed):
     keras.utils.set_random_seed(seed)
-    return MiniMobileNetV2(alpha=0.35)   # ends in softmax: probabilities, not logits
+    return MiniMobileNetV2(alpha=0.35)  # ends in softmax: probabilities, not logits
+
 
 Problem = namedtuple('Problem', 'build description data batch from_logits')
-PROBLEMS = {'mlp': Problem(digits_mlp, 'digits MLP 64-128-10', _digits, 64, True),
-            'cnn': Problem(cnn, 'digits CNN (3 conv layers)', _digits, 64, True),
-            'mobilenet': Problem(mobilenet, 'MiniMobileNetV2 (alpha 0.35) on the digits as CIFAR-10', _digits_as_cifar10, 32, False)}
+PROBLEMS = {
+    'mlp': Problem(digits_mlp, 'digits MLP 64-128-10', _digits, 64, True),
+    'cnn': Problem(cnn, 'digits CNN (3 conv layers)', _digits, 64, True),
+    'mobilenet': Problem(
+        mobilenet, 'MiniMobileNetV2 (alpha 0.35) on the digits as CIFAR-10', _digits_as_cifar10, 32, False
+    ),
+}
 ADAM_GRID, SGD_GRID = (1e-3, 2e-3, 5e-3, 1e-2), (0.01, 0.03, 0.1, 0.3)
-ONE_CYCLE_GRID = {'sgd': (0.01, 0.03, 0.1, 0.3, 1., 3.), 'adam': (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)}
+ONE_CYCLE_GRID = {'sgd': (0.01, 0.03, 0.1, 0.3, 1.0, 3.0), 'adam': (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)}
 # AdamW with a linear warm-up over 5% of the budget, then cosine decay to 0: peaks half a decade apart, wide enough
 # that the pick is never at an edge on these problems (the report says where each grid's picks land); 1e-3 is the
 # common untuned peak. Schedule-free AdamW's default LR is Keras' (2.5e-3).
-ADAMW_COSINE_GRID, UNTUNED_PEAK = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.), 1e-3
-SCHEDULE_FREE_GRID, SCHEDULE_FREE_DEFAULT = (1e-3, 2.5e-3, 1e-2, 3e-2, 0.1, 0.3, 1.), 2.5e-3
+ADAMW_COSINE_GRID, UNTUNED_PEAK = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0), 1e-3
+SCHEDULE_FREE_GRID, SCHEDULE_FREE_DEFAULT = (1e-3, 2.5e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0), 2.5e-3
 WARMUP_FRACTION = 0.05
 
-def _warmup_cosine_adamw(peak, budget):
-    return keras.optimizers.AdamW(ScheduleLR(warmup_cosine_decay(budget, peak, max(1, round(WARMUP_FRACTION * budget)))))
 
-WSD_DECAY_FRACTION = 0.2   # the cool-down's share of a WSD run (Hägele et al. 2024 use 10-20%)
+def _warmup_cosine_adamw(peak, budget):
+    return keras.optimizers.AdamW(
+        ScheduleLR(warmup_cosine_decay(budget, peak, max(1, round(WARMUP_FRACTION * budget))))
+    )
+
+
+WSD_DECAY_FRACTION = 0.2  # the cool-down's share of a WSD run (Hägele et al. 2024 use 10-20%)
+
 
 def _wsd_adamw(peak, budget):
     warmup, decay = max(1, round(WARMUP_FRACTION * budget)), max(1, round(WSD_DECAY_FRACTION * budget))
     return keras.optimizers.AdamW(ScheduleLR(warmup_stable_decay(budget, peak, warmup, decay)))
 
+
 def _linear_to_zero_adamw(peak, budget):
     return keras.optimizers.AdamW(ScheduleLR(linear_to_zero(budget, peak, max(1, round(WARMUP_FRACTION * budget)))))
 
-# kind: a fresh optimizer at `lr` (for 'adamw_cosine', the peak of a schedule spanning `budget` steps)
-OPTIMIZERS = dict(sgd=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9),
-                  nesterov=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True),
-                  adam=lambda lr, budget: keras.optimizers.Adam(lr),
-                  schedule_free=lambda lr, budget: keras.optimizers.ScheduleFreeAdamW(lr),
-                  adamw_cosine=_warmup_cosine_adamw, adamw_wsd=_wsd_adamw, adamw_linear=_linear_to_zero_adamw)
 
-def optimizer(kind, lr=1e-3, budget=None): return OPTIMIZERS[kind](lr, budget)
+# kind: a fresh optimizer at `lr` (for 'adamw_cosine', the peak of a schedule spanning `budget` steps)
+OPTIMIZERS = dict(
+    sgd=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9),
+    nesterov=lambda lr, budget: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True),
+    adam=lambda lr, budget: keras.optimizers.Adam(lr),
+    schedule_free=lambda lr, budget: keras.optimizers.ScheduleFreeAdamW(lr),
+    adamw_cosine=_warmup_cosine_adamw,
+    adamw_wsd=_wsd_adamw,
+    adamw_linear=_linear_to_zero_adamw,
+)
+
+
+def optimizer(kind, lr=1e-3, budget=None):
+    return OPTIMIZERS[kind](lr, budget)
+
 
 def compiled(problem, seed, opt):
-    model = PROBLEMS[problem].build(seed)   # the same initial weights for every contestant of a seed
-    model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=PROBLEMS[problem].from_logits), jit_compile=False)
+    model = PROBLEMS[problem].build(seed)  # the same initial weights for every contestant of a seed
+    model.compile(
+        opt, keras.losses.SparseCategoricalCrossentropy(from_logits=PROBLEMS[problem].from_logits), jit_compile=False
+    )
     return model
+
 
 def accuracies(model, split_, history):
     "(validation accuracy, test accuracy, whether the last training loss is finite); a model with batch norm first gets its statistics averaged over the training split."
     train, val, test = split_
     if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers()):
         recalibrate_batchnorm(model, tf.data.Dataset.from_tensor_slices(train[0]).batch(256))
-    val_test = [float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), -1) == y)) for x, y in (val, test)]
+    val_test = [
+        float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), -1) == y)) for x, y in (val, test)
+    ]
     return (*val_test, bool(np.isfinite(history.history['loss'][-1])))
+
 
 def batches(train, steps, batch, seed):
     "`steps` batches of the training split: whole shuffles one after another."
     x, y = train
     rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch // len(x)))])[:steps * batch]
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch // len(x)))])[: steps * batch]
     return x[order], y[order]
+
 
 def anytime_runs(problem, kind, grid, split_, budgets, seed):
     "{lr: {budget: (val, test, finite)}} for an optimizer that needs no budget: one run per LR, evaluated as it passes each budget."
@@ -133,9 +176,16 @@ def anytime_runs(problem, kind, grid, split_, budgets, seed):
     for lr in grid:
         model, done, results[lr] = compiled(problem, seed, optimizer(kind, lr)), 0, {}
         for budget in budgets:
-            history = model.fit(x[done * batch:budget * batch], y[done * batch:budget * batch], batch_size=batch, shuffle=False, verbose=0)
+            history = model.fit(
+                x[done * batch : budget * batch],
+                y[done * batch : budget * batch],
+                batch_size=batch,
+                shuffle=False,
+                verbose=0,
+            )
             done, results[lr][budget] = budget, accuracies(model, split_, history)
     return results
+
 
 def budget_run(problem, kind, lr, split_, budget, seed, one_cycle=False):
     "(val, test, finite) of one run whose schedule spans `budget` steps: one-cycle up to `lr`, or AdamW + warm-up cosine."
@@ -145,26 +195,39 @@ def budget_run(problem, kind, lr, split_, budget, seed, one_cycle=False):
     callbacks = [OneCycleLR(max_lr=lr, verbose=False)] if one_cycle else []
     return accuracies(model, split_, model.fit(x, y, batch_size=batch, shuffle=False, verbose=0, callbacks=callbacks))
 
+
 def lr_test(problem, kind, split_, seed):
     "The package's LR range test at the training batch size on this seed's training split: (lrs, smoothed, raw losses)."
-    finder = lr_find(compiled(problem, seed, optimizer(kind)), *split_[0], batch_size=PROBLEMS[problem].batch, verbose=0, seed=seed)
+    finder = lr_find(
+        compiled(problem, seed, optimizer(kind)), *split_[0], batch_size=PROBLEMS[problem].batch, verbose=0, seed=seed
+    )
     return np.array(finder.lrs), np.array(finder.losses), np.array(finder.raw_losses)
 
-ONE_CYCLES = (('SGD', 'sgd', 'nesterov'), ('Adam', 'adam', 'adam'))   # label, grid, optimizer
+
+ONE_CYCLES = (('SGD', 'sgd', 'nesterov'), ('Adam', 'adam', 'adam'))  # label, grid, optimizer
 # the shapes the field moved to, with AdamW at one-cycle Adam's suggested peak (the same LR test): name -> optimizer
-SHAPES_AT_SUGGESTION = {'AdamW + warm-up cosine, suggested peak': 'adamw_cosine',
-                        'AdamW + WSD (1-sqrt, 20% cool-down), suggested peak': 'adamw_wsd',
-                        'AdamW + linear to zero, suggested peak': 'adamw_linear'}
-ADAMW_TUNED, ADAMW_UNTUNED = 'AdamW + warm-up cosine, best peak', f'AdamW + warm-up cosine, peak {UNTUNED_PEAK:g} (untuned)'
+SHAPES_AT_SUGGESTION = {
+    'AdamW + warm-up cosine, suggested peak': 'adamw_cosine',
+    'AdamW + WSD (1-sqrt, 20% cool-down), suggested peak': 'adamw_wsd',
+    'AdamW + linear to zero, suggested peak': 'adamw_linear',
+}
+ADAMW_TUNED, ADAMW_UNTUNED = (
+    'AdamW + warm-up cosine, best peak',
+    f'AdamW + warm-up cosine, peak {UNTUNED_PEAK:g} (untuned)',
+)
 SCHEDULE_FREE_TUNED, SCHEDULE_FREE_UNTUNED = 'schedule-free AdamW, best LR', 'schedule-free AdamW, defaults'
+
 
 def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0, shapes=False):
     """Every contestant's (val, test, finite) per setting, seed and budget, the suggestions, the LR tests' curves and
     their lengths: a dict. `coarse`: only the whole decades of every grid (and the untuned defaults); `shapes`: the
     SHAPES_AT_SUGGESTION contestants too."""
     # coarse: the whole decades of each grid, and the untuned defaults
-    decades = lambda grid: tuple(lr for lr in grid if float(np.log10(lr)).is_integer()
-                                 or lr in (UNTUNED_PEAK, SCHEDULE_FREE_DEFAULT)) if coarse else grid
+    decades = lambda grid: (
+        tuple(lr for lr in grid if float(np.log10(lr)).is_integer() or lr in (UNTUNED_PEAK, SCHEDULE_FREE_DEFAULT))
+        if coarse
+        else grid
+    )
     one_cycle_grids = {kind: decades(grid) for kind, grid in ONE_CYCLE_GRID.items()}
     adamw_grid = decades(ADAMW_COSINE_GRID)
     runs, suggestions, curves = {}, {'sgd': [], 'adam': []}, {'sgd': [], 'adam': []}
@@ -172,40 +235,71 @@ def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_
     record = lambda name, setting, results: runs.setdefault(name, {}).setdefault(setting, {}).update(results)
     for seed in seed_list:
         split_ = split(problem, seed)
-        for name, kind, grid in (('Adam, best constant LR', 'adam', ADAM_GRID), ('SGD, best constant LR', 'sgd', SGD_GRID),
-                                 (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID)):
+        for name, kind, grid in (
+            ('Adam, best constant LR', 'adam', ADAM_GRID),
+            ('SGD, best constant LR', 'sgd', SGD_GRID),
+            (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID),
+        ):
             for lr, by_budget in anytime_runs(problem, kind, decades(grid), split_, budgets, seed).items():
                 record(name, lr, {(seed, b): r for b, r in by_budget.items()})
         for lr in adamw_grid:
-            record(ADAMW_TUNED, lr, {(seed, b): budget_run(problem, 'adamw_cosine', lr, split_, b, seed) for b in budgets})
+            record(
+                ADAMW_TUNED, lr, {(seed, b): budget_run(problem, 'adamw_cosine', lr, split_, b, seed) for b in budgets}
+            )
         for label, kind, opt_kind in ONE_CYCLES:
             curves[kind].append(lr_test(problem, opt_kind, split_, seed))
-            suggestion = suggest_lr(*curves[kind][-1][:2], raw_losses=curves[kind][-1][2])   # the default rule
+            suggestion = suggest_lr(*curves[kind][-1][:2], raw_losses=curves[kind][-1][2])  # the default rule
             suggestions[kind].append(suggestion)
-            record(f'one-cycle {label}, suggested', 'suggested',
-                   {(seed, b): budget_run(problem, opt_kind, suggestion, split_, b, seed, one_cycle=True) for b in budgets})
+            record(
+                f'one-cycle {label}, suggested',
+                'suggested',
+                {
+                    (seed, b): budget_run(problem, opt_kind, suggestion, split_, b, seed, one_cycle=True)
+                    for b in budgets
+                },
+            )
             for lr in one_cycle_grids[kind]:
-                record(f'one-cycle {label}, best grid max_lr', lr,
-                       {(seed, b): budget_run(problem, opt_kind, lr, split_, b, seed, one_cycle=True) for b in budgets})
-        if shapes: shapes_at_suggestion(runs, problem, split_, seed, suggestions['adam'][-1], budgets)
+                record(
+                    f'one-cycle {label}, best grid max_lr',
+                    lr,
+                    {(seed, b): budget_run(problem, opt_kind, lr, split_, b, seed, one_cycle=True) for b in budgets},
+                )
+        if shapes:
+            shapes_at_suggestion(runs, problem, split_, seed, suggestions['adam'][-1], budgets)
     # the untuned contestants are the tuned ones' runs at the default setting
     runs[ADAMW_UNTUNED] = {UNTUNED_PEAK: runs[ADAMW_TUNED][UNTUNED_PEAK]}
     runs[SCHEDULE_FREE_UNTUNED] = {SCHEDULE_FREE_DEFAULT: runs[SCHEDULE_FREE_TUNED][SCHEDULE_FREE_DEFAULT]}
     finder_steps = {kind: [len(lrs) for lrs, _, _ in kind_curves] for kind, kind_curves in curves.items()}
-    return dict(problem=problem, seeds=seed_list, budgets=budgets, coarse=coarse, runs=runs, suggestions=suggestions,
-                curves=curves, finder_steps=finder_steps, test_size=len(split_[2][1]), classes=len(np.unique(split_[2][1])))
+    return dict(
+        problem=problem,
+        seeds=seed_list,
+        budgets=budgets,
+        coarse=coarse,
+        runs=runs,
+        suggestions=suggestions,
+        curves=curves,
+        finder_steps=finder_steps,
+        test_size=len(split_[2][1]),
+        classes=len(np.unique(split_[2][1])),
+    )
+
 
 def shapes_at_suggestion(runs, problem, split_, seed, peak, budgets):
     "Add to `runs` each shape of SHAPES_AT_SUGGESTION with AdamW at `peak` (one-cycle Adam's suggestion), for one seed."
     for name, kind in SHAPES_AT_SUGGESTION.items():
         runs.setdefault(name, {}).setdefault('suggested', {}).update(
-            {(seed, b): budget_run(problem, kind, peak, split_, b, seed) for b in budgets})
+            {(seed, b): budget_run(problem, kind, peak, split_, b, seed) for b in budgets}
+        )
+
 
 def add_shapes(result):
     "A saved race with the SHAPES_AT_SUGGESTION contestants run and added (the same splits, seeds and suggestions)."
     for seed, peak in zip(result['seeds'], result['suggestions']['adam']):
-        shapes_at_suggestion(result['runs'], result['problem'], split(result['problem'], seed), seed, peak, result['budgets'])
+        shapes_at_suggestion(
+            result['runs'], result['problem'], split(result['problem'], seed), seed, peak, result['budgets']
+        )
     return result
+
 
 def table(result):
     "Per contestant and budget: (picked setting, median test accuracy), the setting picked on mean validation accuracy."
@@ -217,6 +311,7 @@ def table(result):
             best = max(val, key=val.get)
             rows[name][b] = (best, float(np.median([by_setting[best][(seed, b)][1] for seed in result['seeds']])))
     return rows
+
 
 def collapsed(result, rows):
     """Per contestant, the (seed, budget) runs at its picked setting that collapsed: a non-finite training loss, a test
@@ -236,96 +331,172 @@ def collapsed(result, rows):
                     out[name].append((seed, b))
     return out
 
+
 def tuning_steps(result, name, budget):
     "Steps a contestant spends choosing its setting: the whole grid's other runs for a grid-tuned one, the LR test for a suggestion."
-    if 'suggested' in name: return int(np.median(result['finder_steps']['sgd' if 'SGD' in name else 'adam']))
-    return (len(result['runs'][name]) - 1) * budget   # each as long as the chosen run
+    if 'suggested' in name:
+        return int(np.median(result['finder_steps']['sgd' if 'SGD' in name else 'adam']))
+    return (len(result['runs'][name]) - 1) * budget  # each as long as the chosen run
+
 
 def best_over_suggestion(result, label, kind):
     "Per budget, the median over seeds of each seed's best grid max_lr (on validation) divided by its suggestion."
     grid = result['runs'][f'one-cycle {label}, best grid max_lr']
     ratios = {}
     for b in result['budgets']:
-        per_seed = [max(grid, key=lambda lr: grid[lr][(seed, b)][0]) / suggestion
-                    for seed, suggestion in zip(result['seeds'], result['suggestions'][kind])]
+        per_seed = [
+            max(grid, key=lambda lr: grid[lr][(seed, b)][0]) / suggestion
+            for seed, suggestion in zip(result['seeds'], result['suggestions'][kind])
+        ]
         ratios[b] = float(np.median(per_seed))
     return ratios
 
-def noise(p, n): return float(np.sqrt(p * (1 - p) / n))
+
+def noise(p, n):
+    return float(np.sqrt(p * (1 - p) / n))
+
 
 def save(results, path):
     "Every run of `results` as JSON (settings and (seed, budget) keys as strings), for analysis without running again."
     import json
-    plain = [dict(result, runs={name: {str(setting): {f'{seed},{b}': r for (seed, b), r in by.items()}
-                                       for setting, by in by_setting.items()} for name, by_setting in result['runs'].items()},
-                  curves={kind: [[a.tolist() for a in curve] for curve in kind_curves] for kind, kind_curves in result['curves'].items()})
-             for result in results]
+
+    plain = [
+        dict(
+            result,
+            runs={
+                name: {
+                    str(setting): {f'{seed},{b}': r for (seed, b), r in by.items()}
+                    for setting, by in by_setting.items()
+                }
+                for name, by_setting in result['runs'].items()
+            },
+            curves={
+                kind: [[a.tolist() for a in curve] for curve in kind_curves]
+                for kind, kind_curves in result['curves'].items()
+            },
+        )
+        for result in results
+    ]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(plain))
+
 
 def load(path):
     "The results `save` wrote, as `race` returns them."
     import json
+
     setting = lambda key: key if key == 'suggested' else float(key)
     seed_budget = lambda key: tuple(map(int, key.split(',')))
-    return [dict(result, budgets=tuple(result['budgets']),
-                 runs={name: {setting(k): {seed_budget(sb): tuple(r) for sb, r in by.items()} for k, by in by_setting.items()}
-                       for name, by_setting in result['runs'].items()},
-                 curves={kind: [tuple(np.array(a) for a in curve) for curve in kind_curves] for kind, kind_curves in result['curves'].items()})
-            for result in json.loads(Path(path).read_text())]
+    return [
+        dict(
+            result,
+            budgets=tuple(result['budgets']),
+            runs={
+                name: {setting(k): {seed_budget(sb): tuple(r) for sb, r in by.items()} for k, by in by_setting.items()}
+                for name, by_setting in result['runs'].items()
+            },
+            curves={
+                kind: [tuple(np.array(a) for a in curve) for curve in kind_curves]
+                for kind, kind_curves in result['curves'].items()
+            },
+        )
+        for result in json.loads(Path(path).read_text())
+    ]
+
 
 def report(result):
     rows, budgets, n = table(result), result['budgets'], result['test_size']
     target = max(acc for _, acc in rows[ADAMW_TUNED].values())
     target_noise = noise(target, n)
     down = collapsed(result, rows)
-    lines = [f"{PROBLEMS[result['problem']].description}, batch {PROBLEMS[result['problem']].batch}; median test accuracy of {len(result['seeds'])} seeds "
-             f"(test split {n} digits); settings picked per budget on validation"
-             + ("; grids of whole decades (--coarse)" if result['coarse'] else ''),
-             f"suggested max_lr per seed: one-cycle SGD {', '.join(f'{lr:.3g}' for lr in result['suggestions']['sgd'])}; "
-             f"one-cycle Adam {', '.join(f'{lr:.3g}' for lr in result['suggestions']['adam'])}; "
-             f"LR test steps: {int(np.median(result['finder_steps']['sgd']))}",
-             f"target: the tuned AdamW + warm-up cosine's best, {target:.3f} (noise ±{target_noise:.3f}; a shortfall within it counts as reached)",
-             f"{'steps':>44s} " + ' '.join(f'{b:>7d}' for b in budgets) + f"   {'reached at':>10s} {'+ tuning':>9s}   collapsed (seed, steps)"]
+    lines = [
+        f"{PROBLEMS[result['problem']].description}, batch {PROBLEMS[result['problem']].batch}; median test accuracy of {len(result['seeds'])} seeds "
+        f"(test split {n} digits); settings picked per budget on validation"
+        + ("; grids of whole decades (--coarse)" if result['coarse'] else ''),
+        f"suggested max_lr per seed: one-cycle SGD {', '.join(f'{lr:.3g}' for lr in result['suggestions']['sgd'])}; "
+        f"one-cycle Adam {', '.join(f'{lr:.3g}' for lr in result['suggestions']['adam'])}; "
+        f"LR test steps: {int(np.median(result['finder_steps']['sgd']))}",
+        f"target: the tuned AdamW + warm-up cosine's best, {target:.3f} (noise ±{target_noise:.3f}; a shortfall within it counts as reached)",
+        f"{'steps':>44s} "
+        + ' '.join(f'{b:>7d}' for b in budgets)
+        + f"   {'reached at':>10s} {'+ tuning':>9s}   collapsed (seed, steps)",
+    ]
     for name, by_budget in rows.items():
         reached = next((b for b in budgets if by_budget[b][1] >= target - target_noise), None)
         with_tuning = f"{reached + tuning_steps(result, name, reached)}" if reached else '-'
-        lines.append(f"{name:>44s} " + ' '.join(f'{acc:7.3f}' for _, acc in by_budget.values())
-                     + f"   {reached or 'never':>10} {with_tuning:>9s}   {', '.join(map(str, down[name])) or 'none'}")
-    lines.append(f"{'noise (binomial SE of one accuracy)':>44s} " + ' '.join(f'{noise(rows[ADAMW_TUNED][b][1], n):7.3f}' for b in budgets))
+        lines.append(
+            f"{name:>44s} "
+            + ' '.join(f'{acc:7.3f}' for _, acc in by_budget.values())
+            + f"   {reached or 'never':>10} {with_tuning:>9s}   {', '.join(map(str, down[name])) or 'none'}"
+        )
+    lines.append(
+        f"{'noise (binomial SE of one accuracy)':>44s} "
+        + ' '.join(f'{noise(rows[ADAMW_TUNED][b][1], n):7.3f}' for b in budgets)
+    )
     for name, by_setting in result['runs'].items():
-        if len(by_setting) < 2: continue
+        if len(by_setting) < 2:
+            continue
         grid, picks = sorted(by_setting), [rows[name][b][0] for b in budgets]
         edge = [f'{p:g}' for p in picks if p in (grid[0], grid[-1])]
-        lines.append(f"{name}: picked {', '.join(f'{p:g}' for p in picks)} from {grid[0]:g}-{grid[-1]:g}"
-                     + (f" (at the grid's edge: {', '.join(edge)})" if edge else ''))
+        lines.append(
+            f"{name}: picked {', '.join(f'{p:g}' for p in picks)} from {grid[0]:g}-{grid[-1]:g}"
+            + (f" (at the grid's edge: {', '.join(edge)})" if edge else '')
+        )
     for label, kind, _ in ONE_CYCLES:
         ratios = best_over_suggestion(result, label, kind)
-        lines.append(f"one-cycle {label}: each seed's best grid max_lr (on validation) over its suggestion, median: "
-                     + ', '.join(f'{b} steps {r:.2g}x' for b, r in ratios.items()))
+        lines.append(
+            f"one-cycle {label}: each seed's best grid max_lr (on validation) over its suggestion, median: "
+            + ', '.join(f'{b} steps {r:.2g}x' for b, r in ratios.items())
+        )
     for label, _, _ in ONE_CYCLES:
         suggested, best = rows[f'one-cycle {label}, suggested'], rows[f'one-cycle {label}, best grid max_lr']
-        verdict = ['tie' if abs(suggested[b][1] - best[b][1]) <= noise(best[b][1], n) else
-                   'better' if suggested[b][1] > best[b][1] else 'WORSE' for b in budgets]
-        lines.append(f"one-cycle {label}: suggested vs best grid max_lr ({', '.join(f'{best[b][0]:g}' for b in budgets)}): "
-                     + ', '.join(verdict))
+        verdict = [
+            'tie'
+            if abs(suggested[b][1] - best[b][1]) <= noise(best[b][1], n)
+            else 'better'
+            if suggested[b][1] > best[b][1]
+            else 'WORSE'
+            for b in budgets
+        ]
+        lines.append(
+            f"one-cycle {label}: suggested vs best grid max_lr ({', '.join(f'{best[b][0]:g}' for b in budgets)}): "
+            + ', '.join(verdict)
+        )
     return '\n'.join(lines)
 
-LEAD = ('one-cycle Adam, suggested', 'one-cycle SGD, suggested', ADAMW_TUNED, ADAMW_UNTUNED, SCHEDULE_FREE_UNTUNED,
-        SCHEDULE_FREE_TUNED, 'Adam, best constant LR')
+
+LEAD = (
+    'one-cycle Adam, suggested',
+    'one-cycle SGD, suggested',
+    ADAMW_TUNED,
+    ADAMW_UNTUNED,
+    SCHEDULE_FREE_UNTUNED,
+    SCHEDULE_FREE_TUNED,
+    'Adam, best constant LR',
+)
+
 
 def reaching(result, rows, name):
     "(the target, the first budget reaching it or None, that budget plus the tuning's steps, the collapsed runs)."
     target = max(acc for _, acc in rows[ADAMW_TUNED].values())
-    reached = next((b for b in result['budgets'] if rows[name][b][1] >= target - noise(target, result['test_size'])), None)
+    reached = next(
+        (b for b in result['budgets'] if rows[name][b][1] >= target - noise(target, result['test_size'])), None
+    )
     return target, reached, reached and reached + tuning_steps(result, name, reached), collapsed(result, rows)[name]
+
 
 def markdown(results):
     "The README's tables: steps to the target per contestant and problem (then with tuning), then each problem's accuracies."
     tables = [table(result) for result in results]
-    lines = ['| contestant | ' + ' | '.join(f"{r['problem']}: reaches {reaching(r, t, ADAMW_TUNED)[0]:.3f} at (with tuning)"
-                                              for r, t in zip(results, tables)) + ' | collapsed runs |',
-             '|---|' + '---|' * (len(results) + 1)]
+    lines = [
+        '| contestant | '
+        + ' | '.join(
+            f"{r['problem']}: reaches {reaching(r, t, ADAMW_TUNED)[0]:.3f} at (with tuning)"
+            for r, t in zip(results, tables)
+        )
+        + ' | collapsed runs |',
+        '|---|' + '---|' * (len(results) + 1),
+    ]
     for name in [*LEAD, *(name for name in SHAPES_AT_SUGGESTION if all(name in r['runs'] for r in results))]:
         cells, down = [], 0
         for result, rows in zip(results, tables):
@@ -336,85 +507,167 @@ def markdown(results):
         lines.append(f'| {name} | ' + ' | '.join(cells) + f' | {down} of {runs} |')
     for result, rows in zip(results, tables):
         n, budgets = result['test_size'], result['budgets']
-        lines += ['', f"**{PROBLEMS[result['problem']].description}** (batch {PROBLEMS[result['problem']].batch}, "
-                      f"{len(result['seeds'])} seeds, median test accuracy on {n} digits)", '',
-                  '| steps | ' + ' | '.join(map(str, budgets)) + ' |', '|---|' + '---|' * len(budgets)]
+        lines += [
+            '',
+            f"**{PROBLEMS[result['problem']].description}** (batch {PROBLEMS[result['problem']].batch}, "
+            f"{len(result['seeds'])} seeds, median test accuracy on {n} digits)",
+            '',
+            '| steps | ' + ' | '.join(map(str, budgets)) + ' |',
+            '|---|' + '---|' * len(budgets),
+        ]
         for name, by_budget in rows.items():
             lines.append(f'| {name} | ' + ' | '.join(f'{acc:.3f}' for _, acc in by_budget.values()) + ' |')
-        lines.append('| noise (binomial SE of one accuracy) | '
-                     + ' | '.join(f'{noise(rows[ADAMW_TUNED][b][1], n):.3f}' for b in budgets) + ' |')
+        lines.append(
+            '| noise (binomial SE of one accuracy) | '
+            + ' | '.join(f'{noise(rows[ADAMW_TUNED][b][1], n):.3f}' for b in budgets)
+            + ' |'
+        )
     return '\n'.join(lines)
 
+
 def plot(results, path):
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib
+
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4), squeeze=False)
     for ax, result in zip(axes[0], results):
         rows = table(result)
         for name, by_budget in rows.items():
             ax.plot(result['budgets'], [acc for _, acc in by_budget.values()], 'o-', label=name)
-        ax.set(xscale='log', xlabel='optimizer steps (log scale)', ylabel='median test accuracy', title=PROBLEMS[result['problem']].description)
-        ax.minorticks_off(); ax.set_xticks(result['budgets'], [str(b) for b in result['budgets']]); ax.grid(alpha=0.3)
+        ax.set(
+            xscale='log',
+            xlabel='optimizer steps (log scale)',
+            ylabel='median test accuracy',
+            title=PROBLEMS[result['problem']].description,
+        )
+        ax.minorticks_off()
+        ax.set_xticks(result['budgets'], [str(b) for b in result['budgets']])
+        ax.grid(alpha=0.3)
         ax.set_ylim(max(0, min(acc for r in rows.values() for _, acc in r.values()) - 0.02), 1)
-    axes[0][0].legend(fontsize=8); fig.tight_layout(); fig.savefig(path); plt.close(fig)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
 
 def where_rules_land(results, path):
     """Evidence for the default rule, per problem and optimizer: seed 0's LR test curve with the LR each rule reads off it
     (top), and one-cycle's median test accuracy at each grid max_lr for every budget, with each rule's median pick and,
     as a star, the race's result at the default suggestion (bottom)."""
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib
+
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     columns = [(result, kind) for result in results for kind in ('sgd', 'adam')]
     fig, axes = plt.subplots(2, len(columns), figsize=(4.2 * len(columns), 7), squeeze=False)
     for (curve_ax, race_ax), (result, kind) in zip(axes.T, columns):
         label = {'sgd': 'SGD', 'adam': 'Adam'}[kind]
-        picks = {m: float(np.median([suggest_lr(lrs, losses, m, raw_losses=raw) for lrs, losses, raw in result['curves'][kind]]))
-                 for m in SUGGESTION_RULES}
+        picks = {
+            m: float(
+                np.median([suggest_lr(lrs, losses, m, raw_losses=raw) for lrs, losses, raw in result['curves'][kind]])
+            )
+            for m in SUGGESTION_RULES
+        }
         lrs, losses, raw = result['curves'][kind][0]
         curve_ax.plot(lrs, raw, color='0.8', linewidth=0.8, label='batch losses')
         curve_ax.plot(lrs, losses, color='C0', label='smoothed')
         finite = raw[np.isfinite(raw)]
-        curve_ax.set(xscale='log', ylim=(0.9 * finite.min(), min(finite.max(), 3 * np.median(finite))),
-                     title=f"{result['problem']}: one-cycle {label}", xlabel='learning rate')
+        curve_ax.set(
+            xscale='log',
+            ylim=(0.9 * finite.min(), min(finite.max(), 3 * np.median(finite))),
+            title=f"{result['problem']}: one-cycle {label}",
+            xlabel='learning rate',
+        )
         by_setting = result['runs'][f'one-cycle {label}, best grid max_lr']
         grid = sorted(by_setting)
         for budget in result['budgets']:
-            line, = race_ax.plot(grid, [np.median([by_setting[lr][(seed, budget)][1] for seed in result['seeds']]) for lr in grid],
-                                 'o-', label=f'{budget} steps')
+            (line,) = race_ax.plot(
+                grid,
+                [np.median([by_setting[lr][(seed, budget)][1] for seed in result['seeds']]) for lr in grid],
+                'o-',
+                label=f'{budget} steps',
+            )
             suggested = result['runs'][f'one-cycle {label}, suggested']['suggested']
-            race_ax.plot([picks['one_cycle']], [np.median([suggested[(seed, budget)][1] for seed in result['seeds']])],
-                         '*', color=line.get_color(), markersize=12)
+            race_ax.plot(
+                [picks['one_cycle']],
+                [np.median([suggested[(seed, budget)][1] for seed in result['seeds']])],
+                '*',
+                color=line.get_color(),
+                markersize=12,
+            )
         race_ax.set(xscale='log', xlabel='max_lr', ylabel='median test accuracy')
         race_ax.set_ylim(max(0, race_ax.get_ylim()[0]), 1)
         for ax in (curve_ax, race_ax):
-            for m, lr in picks.items(): ax.axvline(lr, color=SUGGESTION_RULES[m].colour, linestyle='--' if m != 'one_cycle' else '-', label=f'{m}: {lr:.2g}')
-        curve_ax.legend(fontsize=7); race_ax.legend(fontsize=7)
-    fig.tight_layout(); fig.savefig(path); plt.close(fig)
+            for m, lr in picks.items():
+                ax.axvline(
+                    lr,
+                    color=SUGGESTION_RULES[m].colour,
+                    linestyle='--' if m != 'one_cycle' else '-',
+                    label=f'{m}: {lr:.2g}',
+                )
+        curve_ax.legend(fontsize=7)
+        race_ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--problems', nargs='+', default=['mlp', 'cnn'], choices=list(PROBLEMS),
-                        help='mobilenet takes about an hour on 2 cores: ask for it by name')
+    parser.add_argument(
+        '--problems',
+        nargs='+',
+        default=['mlp', 'cnn'],
+        choices=list(PROBLEMS),
+        help='mobilenet takes about an hour on 2 cores: ask for it by name',
+    )
     parser.add_argument('--seeds', type=int, default=3)
     parser.add_argument('--budgets', type=int, nargs='+', default=[32, 64, 128, 256, 512])
-    parser.add_argument('--coarse', action='store_true', help="every grid: whole decades only (and the untuned defaults)")
+    parser.add_argument(
+        '--coarse', action='store_true', help="every grid: whole decades only (and the untuned defaults)"
+    )
     parser.add_argument('--quick', action='store_true', help='3 budgets, 2 seeds, --coarse: for CI')
-    parser.add_argument('--save', default=None, help='write every run, suggestion and curve as JSON here (e.g. bench/out/race.json)')
+    parser.add_argument(
+        '--save', default=None, help='write every run, suggestion and curve as JSON here (e.g. bench/out/race.json)'
+    )
     parser.add_argument('--plot', default=None, help='write accuracy against steps as a PNG here')
-    parser.add_argument('--rules-plot', default=None, help='write where each suggestion rule lands (curves and accuracy against max_lr) as a PNG here')
-    parser.add_argument('--load', default=None, help='report, and plot, the races saved here by --save instead of running them')
+    parser.add_argument(
+        '--rules-plot',
+        default=None,
+        help='write where each suggestion rule lands (curves and accuracy against max_lr) as a PNG here',
+    )
+    parser.add_argument(
+        '--load', default=None, help='report, and plot, the races saved here by --save instead of running them'
+    )
     parser.add_argument('--markdown', action='store_true', help="print the README's tables at the end")
-    parser.add_argument('--shapes', action='store_true', help='race AdamW with warm-up cosine, WSD and linear-to-zero at the suggested peak too')
-    parser.add_argument('--add-shapes', action='store_true', help='with --load: run those shapes and add them to the loaded races (keep with --save)')
+    parser.add_argument(
+        '--shapes',
+        action='store_true',
+        help='race AdamW with warm-up cosine, WSD and linear-to-zero at the suggested peak too',
+    )
+    parser.add_argument(
+        '--add-shapes',
+        action='store_true',
+        help='with --load: run those shapes and add them to the loaded races (keep with --save)',
+    )
     a = parser.parse_args()
     budgets, seeds = ((32, 128, 512), 2) if a.quick else (tuple(a.budgets), a.seeds)
     start, results = time.perf_counter(), load(a.load) if a.load else []
-    if a.add_shapes: results = [add_shapes(result) for result in results]
-    for result in results: print(report(result), '\n')
+    if a.add_shapes:
+        results = [add_shapes(result) for result in results]
+    for result in results:
+        print(report(result), '\n')
     for problem in [] if a.load else a.problems:
         results.append(race(problem, seeds, budgets, a.quick or a.coarse, shapes=a.shapes))
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
-    if a.markdown: print(markdown(results))
-    if a.save: save(results, a.save)
-    if a.plot: plot(results, a.plot)
-    if a.rules_plot: where_rules_land(results, a.rules_plot)
+    if a.markdown:
+        print(markdown(results))
+    if a.save:
+        save(results, a.save)
+    if a.plot:
+        plot(results, a.plot)
+    if a.rules_plot:
+        where_rules_land(results, a.rules_plot)

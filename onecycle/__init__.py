@@ -10,37 +10,75 @@ __version__ = "0.1.0"
 import importlib
 from typing import TYPE_CHECKING
 
-_HOMES = dict(   # each public name's module: imported when the name is first used
-    schedules=('Schedule', 'ANNEALS', 'join_schedules', 'warmup_cosine_decay', 'warmup_stable_decay',
-               'linear_to_zero', 'fastai_one_cycle', 'flat_cosine', 'one_cycle', 'ClrCycle', 'SeedCycle', 'TorchCycle',
-               'LRRamp',
-               'cycle_arguments', 'SCHEDULE_SHAPES', 'shape_arguments', 'hyperparameter_schedules', 'scale_schedule',
-               'ShapeToFit'),
+_HOMES = dict(  # each public name's module: imported when the name is first used
+    schedules=(
+        'Schedule',
+        'ANNEALS',
+        'join_schedules',
+        'warmup_cosine_decay',
+        'warmup_stable_decay',
+        'linear_to_zero',
+        'fastai_one_cycle',
+        'flat_cosine',
+        'one_cycle',
+        'ClrCycle',
+        'SeedCycle',
+        'TorchCycle',
+        'LRRamp',
+        'cycle_arguments',
+        'SCHEDULE_SHAPES',
+        'shape_arguments',
+        'hyperparameter_schedules',
+        'scale_schedule',
+        'ShapeToFit',
+    ),
     callbacks=('ParamScheduler', 'OneCycleLR', 'OneCycleSchedule', 'ScheduleLR'),
-    curves=('Curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES',
-            'SuggestionRule'),
+    curves=('Curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES', 'SuggestionRule'),
     lr_finder=('LRFinder', 'lr_find'),
-    search=('find_momentum', 'find_weight_decay', 'SearchResult'), models=('MiniMobileNetV2', 'recalibrate_batchnorm'),
+    search=('find_momentum', 'find_weight_decay', 'SearchResult'),
+    models=('MiniMobileNetV2', 'recalibrate_batchnorm'),
     data=('load_cifar10', 'cifar10_datasets'),
-    widgets=('preview_schedule', 'explore_finder', 'compare_searches'))
+    widgets=('preview_schedule', 'explore_finder', 'compare_searches'),
+)
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
-__all__ = list(_MODULE_OF)   # nbdev's own list is empty: this notebook defines nothing public
+__all__ = list(_MODULE_OF)  # nbdev's own list is empty: this notebook defines nothing public
+
 
 def __getattr__(name):
     "A public name, from its module: `import onecycle` loads nothing heavy, and the widgets alone load no TensorFlow."
-    if name not in _MODULE_OF: raise AttributeError(f"module 'onecycle' has no attribute {name!r}")
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'onecycle' has no attribute {name!r}")
     return getattr(importlib.import_module(f'onecycle.{_MODULE_OF[name]}'), name)
 
-def __dir__(): return sorted([*globals(), *__all__])
 
-if TYPE_CHECKING:   # what IDEs and type checkers read; `_HOMES` is what runs (a test keeps the two the same)
-    from onecycle.schedules import (Schedule, ANNEALS, join_schedules, warmup_cosine_decay, warmup_stable_decay,
-                                    linear_to_zero, fastai_one_cycle, flat_cosine, one_cycle, ClrCycle, SeedCycle,
-                                    TorchCycle, LRRamp, cycle_arguments, SCHEDULE_SHAPES, shape_arguments,
-                                    hyperparameter_schedules, scale_schedule, ShapeToFit)
+def __dir__():
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:  # what IDEs and type checkers read; `_HOMES` is what runs (a test keeps the two the same)
+    from onecycle.schedules import (
+        Schedule,
+        ANNEALS,
+        join_schedules,
+        warmup_cosine_decay,
+        warmup_stable_decay,
+        linear_to_zero,
+        fastai_one_cycle,
+        flat_cosine,
+        one_cycle,
+        ClrCycle,
+        SeedCycle,
+        TorchCycle,
+        LRRamp,
+        cycle_arguments,
+        SCHEDULE_SHAPES,
+        shape_arguments,
+        hyperparameter_schedules,
+        scale_schedule,
+        ShapeToFit,
+    )
     from onecycle.callbacks import ParamScheduler, OneCycleLR, OneCycleSchedule, ScheduleLR
-    from onecycle.curves import (Curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES,
-                                  SuggestionRule)
+    from onecycle.curves import Curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES, SuggestionRule
     from onecycle.lr_finder import LRFinder, lr_find
     from onecycle.search import find_momentum, find_weight_decay, SearchResult
     from onecycle.models import MiniMobileNetV2, recalibrate_batchnorm

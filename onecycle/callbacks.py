@@ -6,43 +6,71 @@
 __all__ = ['OneCycleSchedule', 'ScheduleLR', 'ParamScheduler', 'OneCycleLR']
 
 # %% ../nbs/03_callbacks.ipynb #8ed6aa20
-import inspect, math, warnings
+import inspect, warnings
 import numpy as np
 import keras
 from keras import ops
 from .core import document, check_count, check_choice, patch_to, forget_patched, argument_error
 from .schedules import Schedule, ShapeToFit, one_cycle, check_cycle_arguments, cycle_arguments
-from .in_graph import (InGraphOverrides, HYPERPARAMETERS, momentum_attribute, schedule_function,
-                               schedule_values, updating_optimizer, updating_optimizers, iterations, steps_per_epoch, fit_steps)
+from onecycle.in_graph import (
+    InGraphOverrides,
+    HYPERPARAMETERS,
+    momentum_attribute,
+    schedule_function,
+    schedule_values,
+    updating_optimizer,
+    updating_optimizers,
+    iterations,
+    steps_per_epoch,
+    fit_steps,
+)
 
 # %% ../nbs/03_callbacks.ipynb #8dcb520f
 @keras.saving.register_keras_serializable(package='onecycle')
 class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     "The one-cycle learning rate as a Keras schedule; takes the arguments of `one_cycle`."
-    def __init__(self,
-                 total_steps:int, # optimizer steps in the whole cycle
-                 max_lr:float, # peak learning rate
-                 **kwargs): # any other argument of `one_cycle` (end_percentage, pct_start, ...)
+
+    def __init__(
+        self,
+        total_steps: int,  # optimizer steps in the whole cycle
+        max_lr: float,  # peak learning rate
+        **kwargs,  # any other argument of `one_cycle` (end_percentage, pct_start, ...)
+    ):
         self.cycle = one_cycle(total_steps, max_lr, **kwargs)
-    def __call__(self, step): return self.cycle.lr(ops.cast(step, 'float32'), xp=ops)
-    def get_config(self): return self.cycle.config
+
+    def __call__(self, step):
+        return self.cycle.lr(ops.cast(step, 'float32'), xp=ops)
+
+    def get_config(self):
+        return self.cycle.config
 
 # %% ../nbs/03_callbacks.ipynb #a15b4379
 @keras.saving.register_keras_serializable(package='onecycle')
 class ScheduleLR(keras.optimizers.schedules.LearningRateSchedule):
     "A `Schedule` as a Keras learning-rate schedule: give it to any optimizer as its `learning_rate`."
-    def __init__(self,
-                 schedule:Schedule): # e.g. warmup_cosine_decay(10_000, 1e-3, 500)
+
+    def __init__(self, schedule: Schedule):  # e.g. warmup_cosine_decay(10_000, 1e-3, 500)
         if not isinstance(schedule, Schedule):
-            raise ValueError(f"Argument `schedule` must be a onecycle Schedule (e.g. warmup_cosine_decay(...)). "
-                             f"Received: schedule={schedule!r}")
+            raise ValueError(
+                f"Argument `schedule` must be a onecycle Schedule (e.g. warmup_cosine_decay(...)). "
+                f"Received: schedule={schedule!r}"
+            )
         self.schedule = schedule
-    def __call__(self, step): return self.schedule(ops.cast(step, 'float32'), xp=ops)
-    def get_config(self): return dict(phases=[[float(steps), float(start), float(end), anneal]
-                                              for steps, start, end, anneal in self.schedule.phases],
-                                      hold_from=self.schedule.hold_from)
+
+    def __call__(self, step):
+        return self.schedule(ops.cast(step, 'float32'), xp=ops)
+
+    def get_config(self):
+        return dict(
+            phases=[
+                [float(steps), float(start), float(end), anneal] for steps, start, end, anneal in self.schedule.phases
+            ],
+            hold_from=self.schedule.hold_from,
+        )
+
     @classmethod
-    def from_config(cls, config): return cls(Schedule(config['phases'], config['hold_from']))
+    def from_config(cls, config):
+        return cls(Schedule(config['phases'], config['hold_from']))
 
 # %% ../nbs/03_callbacks.ipynb #47907f5a
 def _check_schedules(schedules):
@@ -50,26 +78,37 @@ def _check_schedules(schedules):
     groups = schedules if isinstance(schedules, list) and schedules else [schedules]
     for group in groups:
         if not isinstance(group, dict) or not group:
-            raise ValueError(f"Argument `schedules` must be a non-empty dict {{hyperparameter name: schedule}}, or "
-                             f"a list of them (one per sub-optimizer of a MultiOptimizer). "
-                             f"Received: schedules={schedules!r}")
+            raise ValueError(
+                f"Argument `schedules` must be a non-empty dict {{hyperparameter name: schedule}}, or "
+                f"a list of them (one per sub-optimizer of a MultiOptimizer). "
+                f"Received: schedules={schedules!r}"
+            )
         for name, schedule in group.items():
             if name not in HYPERPARAMETERS:
-                raise ValueError(f"Argument `schedules` must name hyperparameters as Keras does: "
-                                 f"{', '.join(HYPERPARAMETERS)}. Received: {name!r}")
-            if not isinstance(schedule, ShapeToFit): schedule_function(schedule)   # raises for what is not one
+                raise ValueError(
+                    f"Argument `schedules` must name hyperparameters as Keras does: "
+                    f"{', '.join(HYPERPARAMETERS)}. Received: {name!r}"
+                )
+            if not isinstance(schedule, ShapeToFit):
+                schedule_function(schedule)  # raises for what is not one
 
+# %% ../nbs/03_callbacks.ipynb #100fe800
 def _by_name(schedules, value_of):
     "{name: value_of(schedule)}; for a list of dicts (one per sub-optimizer), the names end in _0, _1, ..."
-    if isinstance(schedules, dict): return {name: value_of(schedule) for name, schedule in schedules.items()}
+    if isinstance(schedules, dict):
+        return {name: value_of(schedule) for name, schedule in schedules.items()}
     return {f'{name}_{i}': value_of(schedule) for i, group in enumerate(schedules) for name, schedule in group.items()}
 
-def _batches_per_update(optimizer): return getattr(optimizer, 'gradient_accumulation_steps', None) or 1
+# %% ../nbs/03_callbacks.ipynb #d318dcf0
+def _batches_per_update(optimizer):
+    return getattr(optimizer, 'gradient_accumulation_steps', None) or 1
 
+# %% ../nbs/03_callbacks.ipynb #4d3bc1c4
 def _fit_updates(callback, steps_per_epoch):
     "The optimizer updates the running `fit` makes: epochs x steps per epoch / batches per update."
     return callback.params['epochs'] * steps_per_epoch // _batches_per_update(callback.optimizer)
 
+# %% ../nbs/03_callbacks.ipynb #c78c846f
 def _history(schedules, ranges):
     "Each schedule's values at the steps of each (first, end) range, as lists, by name."
     steps = np.concatenate([np.arange(first, end) for first, end in ranges] or [np.zeros(0, int)])
@@ -78,14 +117,17 @@ def _history(schedules, ranges):
 # %% ../nbs/03_callbacks.ipynb #0a71ee42
 class ParamScheduler(keras.callbacks.Callback):
     "Optimizer hyperparameters on schedules of the optimizer step, applied in-graph at every update of `fit`."
-    def __init__(self,
-                 schedules:dict, # {hyperparameter as Keras names it: schedule}, or a list: one per sub-optimizer
-                 verbose:int=0): # 1: print each epoch's last values (when Keras' own output is off); 0: quiet
+
+    def __init__(
+        self,
+        schedules: dict,  # {hyperparameter as Keras names it: schedule}, or a list: one per sub-optimizer
+        verbose: int = 0,  # 1: print each epoch's last values (when Keras' own output is off); 0: quiet
+    ):
         super().__init__()
         _check_schedules(schedules)
         check_choice('verbose', verbose, (0, 1))
         self.schedules, self.verbose = schedules, verbose
-        self._fits = []   # each fit's schedules and the (first, end) schedule steps of each epoch it ran
+        self._fits = []  # each fit's schedules and the (first, end) schedule steps of each epoch it ran
 
     @property
     def history(self):
@@ -105,28 +147,37 @@ def _fit_schedules(self):
     if not any(isinstance(schedule, ShapeToFit) for group in groups for schedule in group.values()):
         return self.schedules
     steps = fit_steps(self)
-    if not steps: raise ValueError("ParamScheduler cannot tell the fit's length for a ShapeToFit: the input's length "
-                                   "is unknown. Pass steps_per_epoch to `fit`, or give the shape its total_steps")
+    if not steps:
+        raise ValueError(
+            "ParamScheduler cannot tell the fit's length for a ShapeToFit: the input's length "
+            "is unknown. Pass steps_per_epoch to `fit`, or give the shape its total_steps"
+        )
     total = _fit_updates(self, steps)
-    made = [{name: schedule(total) if isinstance(schedule, ShapeToFit) else schedule
-             for name, schedule in group.items()} for group in groups]
+    made = [
+        {name: schedule(total) if isinstance(schedule, ShapeToFit) else schedule for name, schedule in group.items()}
+        for group in groups
+    ]
     return made if isinstance(self.schedules, list) else made[0]
 
+# %% ../nbs/03_callbacks.ipynb #2b0bd4fb
 @patch_to(ParamScheduler)
 def _first_step(self, epoch):
     "The schedule step of epoch `epoch`'s first update: the optimizer's own update count."
     return self._epoch_begin_iteration
 
+# %% ../nbs/03_callbacks.ipynb #0eeafb3a
 @patch_to(ParamScheduler)
 def _steps_run(self, epoch, updates):
     "How many schedule steps epoch `epoch` ran, given the `updates` the optimizer made."
     return updates
 
+# %% ../nbs/03_callbacks.ipynb #cb75bd03
 @patch_to(ParamScheduler)
 def _logged(self, values):
     "The values of the epoch's last step, by the names the logs get."
     return values
 
+# %% ../nbs/03_callbacks.ipynb #9dd2c7de
 @patch_to(ParamScheduler)
 def _report(self, epoch, last):
     "The line printed at an epoch's end, with `verbose` when Keras' own output is off."
@@ -142,81 +193,113 @@ def on_train_begin(self, logs=None):
     self._ranges, self._next_step, self._warned = [], None, False
     self._fits.append((schedules, self._ranges))
 
+# %% ../nbs/03_callbacks.ipynb #13ae9079
 @patch_to(ParamScheduler)
-def on_train_end(self, logs=None): self._in_graph.remove()   # later fits trace the optimizer as compiled
+def on_train_end(self, logs=None):
+    self._in_graph.remove()  # later fits trace the optimizer as compiled
 
+# %% ../nbs/03_callbacks.ipynb #22f02f0b
 @patch_to(ParamScheduler)
 def on_epoch_begin(self, epoch, logs=None):
     self._epoch_begin_iteration = iterations(self.optimizer)
     self._epoch_first_step = self._first_step(epoch)
-    self._in_graph.install(self._epoch_begin_iteration - self._epoch_first_step)   # retraces only if the anchor moved
+    self._in_graph.install(self._epoch_begin_iteration - self._epoch_first_step)  # retraces only if the anchor moved
 
+# %% ../nbs/03_callbacks.ipynb #8b9f91c3
 @patch_to(ParamScheduler)
 def on_epoch_end(self, epoch, logs=None):
     steps_run = self._steps_run(epoch, iterations(self.optimizer) - self._epoch_begin_iteration)
     self._next_step = self._epoch_first_step + steps_run
-    if not steps_run: return
+    if not steps_run:
+        return
     self._ranges.append((self._epoch_first_step, self._next_step))
     schedules = self._fits[-1][0]
     at_last_step = lambda schedule: float(schedule_values(schedule, [self._next_step - 1])[0])
     last = self._logged(_by_name(schedules, at_last_step))
-    if logs is not None: logs.update(last)
+    if logs is not None:
+        logs.update(last)
     self._warn_past_end(schedules)
-    if self.verbose and not self.params.get('verbose'): print(self._report(epoch, last))   # else Keras' line shows them
+    if self.verbose and not self.params.get('verbose'):
+        print(self._report(epoch, last))  # else Keras' line shows them
 
+# %% ../nbs/03_callbacks.ipynb #11a50b07
 @patch_to(ParamScheduler)
 def _warn_past_end(self, schedules):
     "Warn once per fit when it has run past the end of a `Schedule`, naming each one and the value it keeps."
     last_step, ended = self._next_step - 1, []
     for name, schedule in _by_name(schedules, lambda schedule: schedule).items():
-        end = getattr(schedule, 'hold_from', None)   # a Keras schedule's length is not known
-        if end is not None and last_step > end: ended.append(f"`{name}` (ends at step {end:g}, keeps "
-                                                            f"{float(schedule(end)):.6g})")
+        end = getattr(schedule, 'hold_from', None)  # a Keras schedule's length is not known
+        if end is not None and last_step > end:
+            ended.append(f"`{name}` (ends at step {end:g}, keeps {float(schedule(end)):.6g})")
     if ended and not self._warned:
         self._warned = True
-        warnings.warn(f"{type(self).__name__}: this fit has run to step {last_step}, past the end of the schedule of "
-                      f"{', '.join(ended)}; later steps keep that value. Give the schedules the fit's length to use "
-                      f"all of them", stacklevel=2)
+        warnings.warn(
+            f"{type(self).__name__}: this fit has run to step {last_step}, past the end of the schedule of "
+            f"{', '.join(ended)}; later steps keep that value. Give the schedules the fit's length to use "
+            f"all of them",
+            stacklevel=2,
+        )
 
 # %% ../nbs/03_callbacks.ipynb #eb533290
 def _check_lengths(num_samples, batch_size, total_steps):
     "The arguments that fix the cycle's length: both or neither of num_samples and batch_size, positive counts."
     if (num_samples is None) != (batch_size is None):
-        raise argument_error('batch_size', f'given with num_samples, or neither (num_samples={num_samples!r})',
-                             batch_size)
-    if num_samples is not None: check_count('num_samples', num_samples); check_count('batch_size', batch_size)
-    if total_steps is not None: check_count('total_steps', total_steps, 3, 'the number of optimizer steps in the cycle')
+        raise argument_error(
+            'batch_size', f'given with num_samples, or neither (num_samples={num_samples!r})', batch_size
+        )
+    if num_samples is not None:
+        check_count('num_samples', num_samples)
+        check_count('batch_size', batch_size)
+    if total_steps is not None:
+        check_count('total_steps', total_steps, 3, 'the number of optimizer steps in the cycle')
 
+# %% ../nbs/03_callbacks.ipynb #5b963ca0
 def _peaks(max_lr):
     "The peak of each group: `max_lr` for all, or each sub-optimizer's from a list."
     peaks = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr]
-    if not peaks: raise ValueError("Argument `max_lr` must be a number, or a list of them (one per sub-optimizer of a "
-                                   "MultiOptimizer). Received: max_lr=[]")
+    if not peaks:
+        raise ValueError(
+            "Argument `max_lr` must be a number, or a list of them (one per sub-optimizer of a "
+            "MultiOptimizer). Received: max_lr=[]"
+        )
     return peaks
 
+# %% ../nbs/03_callbacks.ipynb #753ceae2
 def _cycle_schedules(cycles, optimizer):
     "Each cycle's LR and momentum by the names its optimizer gives them: a dict, or one per sub-optimizer."
     targets = updating_optimizers(optimizer)
     if len(cycles) not in (1, len(targets)):
-        raise ValueError(f"Argument `max_lr` must be one peak, or one per sub-optimizer: the MultiOptimizer has "
-                         f"{len(targets)}. Received: max_lr={[cycle.max_lr for cycle in cycles]}")
-    groups = [{'learning_rate': cycle.lr_schedule,
-               **({momentum_attribute(target): cycle.momentum_schedule} if cycle.cycles_momentum else {})}
-              for target, cycle in zip(targets, cycles * len(targets) if len(cycles) == 1 else cycles)]
+        raise ValueError(
+            f"Argument `max_lr` must be one peak, or one per sub-optimizer: the MultiOptimizer has "
+            f"{len(targets)}. Received: max_lr={[cycle.max_lr for cycle in cycles]}"
+        )
+    groups = [
+        {
+            'learning_rate': cycle.lr_schedule,
+            **({momentum_attribute(target): cycle.momentum_schedule} if cycle.cycles_momentum else {}),
+        }
+        for target, cycle in zip(targets, cycles * len(targets) if len(cycles) == 1 else cycles)
+    ]
     return groups[0] if len(groups) == 1 else groups
 
+# %% ../nbs/03_callbacks.ipynb #50b0e048
 def _old_names(values, lr_name='lr', per_group=False):
     "`values` under OneCycleLR's names: `lr_name` (per group if each has its own peak) and momentum."
-    old = lambda name: (lr_name + name[len('learning_rate'):] if per_group else lr_name) \
-        if name.startswith('learning_rate') else 'momentum'
+    old = lambda name: (
+        (lr_name + name[len('learning_rate') :] if per_group else lr_name)
+        if name.startswith('learning_rate')
+        else 'momentum'
+    )
     return {old(name): value for name, value in values.items()}
 
 # %% ../nbs/03_callbacks.ipynb #42bc2a68
 class _TakesOldCallForms(type):
     "`OneCycleLR(...)` with the positional arguments of any old keras-one-cycle version, read by `onecycle.compat`."
+
     def __call__(cls, *args, **kwargs):
         if args:
             from onecycle.compat import modern_arguments
+
             kwargs = modern_arguments(args, kwargs)
         return super().__call__(**kwargs)
 
@@ -228,29 +311,39 @@ class _TakesOldCallForms(type):
 # %% ../nbs/03_callbacks.ipynb #a07a89aa
 class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
     "Leslie Smith's one-cycle learning rate and inverse momentum, applied in-graph at every optimizer step of `fit`."
-    def __init__(self,
-                 num_samples:int=None, # training samples per epoch; None: steps per epoch come from `fit`
-                 batch_size:int=None, # batch size passed to `fit` (with num_samples)
-                 max_lr:float=None, # peak learning rate (required); a list: each sub-optimizer's, in order
-                 end_percentage:float=None, # clr.py shape: fraction of steps annealing after the cycle (None: default)
-                 scale_percentage:float=None, # clr.py shape: start LR as a fraction of max_lr; None: end_percentage
-                 maximum_momentum:float=0.95, # momentum at the ends of the cycle; None and None: don't cycle momentum
-                 minimum_momentum:float=0.85, # momentum at the peak learning rate
-                 verbose:int=1, # 1: print each epoch's last LR and momentum (when Keras' own output is off); 0: quiet
-                 *,
-                 total_steps:int=None, # the cycle's length in optimizer steps; None: epochs x steps per epoch
-                 **cycle_arguments): # any argument of the PyTorch shape (`TorchCycle`): giving one selects that shape
-        keras.callbacks.Callback.__init__(self)   # a preset: its schedules are made when `fit` tells the length
+
+    def __init__(
+        self,
+        num_samples: int = None,  # training samples per epoch; None: steps per epoch come from `fit`
+        batch_size: int = None,  # batch size passed to `fit` (with num_samples)
+        max_lr: float = None,  # peak learning rate (required); a list: each sub-optimizer's, in order
+        end_percentage: float = None,  # clr.py shape: fraction of steps annealing after the cycle (None: default)
+        scale_percentage: float = None,  # clr.py shape: start LR as a fraction of max_lr; None: end_percentage
+        maximum_momentum: float = 0.95,  # momentum at the ends of the cycle; None and None: don't cycle momentum
+        minimum_momentum: float = 0.85,  # momentum at the peak learning rate
+        verbose: int = 1,  # 1: print each epoch's last LR and momentum (when Keras' own output is off); 0: quiet
+        *,
+        total_steps: int = None,  # the cycle's length in optimizer steps; None: epochs x steps per epoch
+        **cycle_arguments,  # any argument of the PyTorch shape (`TorchCycle`): giving one selects that shape
+    ):
+        keras.callbacks.Callback.__init__(self)  # a preset: its schedules are made when `fit` tells the length
         self.num_samples, self.batch_size, self.total_steps = num_samples, batch_size, total_steps
-        check_choice('verbose', verbose, (0, 1, False, True))   # True and False: what old code passes
+        check_choice('verbose', verbose, (0, 1, False, True))  # True and False: what old code passes
         self.verbose, self.schedules, self._fits = int(verbose), {}, []
-        if max_lr is None: raise argument_error('max_lr', 'given: the peak learning rate, e.g. from `lr_find`', max_lr)
-        self.cycle_arguments = dict(max_lr=max_lr, end_percentage=end_percentage, scale_percentage=scale_percentage,
-                                    maximum_momentum=maximum_momentum, minimum_momentum=minimum_momentum,
-                                    **cycle_arguments)
+        if max_lr is None:
+            raise argument_error('max_lr', 'given: the peak learning rate, e.g. from `lr_find`', max_lr)
+        self.cycle_arguments = dict(
+            max_lr=max_lr,
+            end_percentage=end_percentage,
+            scale_percentage=scale_percentage,
+            maximum_momentum=maximum_momentum,
+            minimum_momentum=minimum_momentum,
+            **cycle_arguments,
+        )
         _check_lengths(num_samples, batch_size, total_steps)
         self.peaks = _peaks(max_lr)
-        for peak in self.peaks: check_cycle_arguments(**{**self.cycle_arguments, 'max_lr': peak})
+        for peak in self.peaks:
+            check_cycle_arguments(**{**self.cycle_arguments, 'max_lr': peak})
         self._per_group, self.cycle, self.cycles = len(self.peaks) > 1, None, []
 
     @property
@@ -270,10 +363,13 @@ def _fit_schedules(self):
     self.steps_per_epoch = steps_per_epoch(self.num_samples, self.batch_size, fit_steps(self))
     self._accumulation = _batches_per_update(self.optimizer)
     total = self.total_steps or (self.steps_per_epoch and _fit_updates(self, self.steps_per_epoch))
-    if not total: raise ValueError("OneCycleLR cannot tell the cycle's length: the input's length is unknown. Pass "
-                                   "num_samples and batch_size, total_steps, or steps_per_epoch to `fit`")
+    if not total:
+        raise ValueError(
+            "OneCycleLR cannot tell the cycle's length: the input's length is unknown. Pass "
+            "num_samples and batch_size, total_steps, or steps_per_epoch to `fit`"
+        )
     self.cycles = [one_cycle(total, **{**self.cycle_arguments, 'max_lr': peak}) for peak in self.peaks]
-    self.cycle = max(self.cycles, key=lambda cycle: cycle.max_lr)   # the head's
+    self.cycle = max(self.cycles, key=lambda cycle: cycle.max_lr)  # the head's
     return _cycle_schedules(self.cycles, self.optimizer)
 
 # %% ../nbs/03_callbacks.ipynb #abf1e320
@@ -282,43 +378,60 @@ def _first_update(self, epoch):
     "The cycle step of epoch `epoch`'s first optimizer update (steps count updates, not batches)."
     return epoch * self.steps_per_epoch // self._accumulation
 
+# %% ../nbs/03_callbacks.ipynb #257ab277
 @patch_to(OneCycleLR)
 def _first_step(self, epoch):
     "Anchor the cycle: epoch `epoch` starts at cycle step `epoch * steps_per_epoch` (in optimizer updates)."
-    if self.steps_per_epoch: return self._first_update(epoch)
-    if self._next_step is not None: return self._next_step
-    if epoch: raise ValueError(f"OneCycleLR cannot resume at initial_epoch={epoch} without knowing the steps per "
-                               f"epoch: pass num_samples and batch_size, or steps_per_epoch to `fit`")
+    if self.steps_per_epoch:
+        return self._first_update(epoch)
+    if self._next_step is not None:
+        return self._next_step
+    if epoch:
+        raise ValueError(
+            f"OneCycleLR cannot resume at initial_epoch={epoch} without knowing the steps per "
+            f"epoch: pass num_samples and batch_size, or steps_per_epoch to `fit`"
+        )
     return 0
 
+# %% ../nbs/03_callbacks.ipynb #dcbea918
 @patch_to(OneCycleLR)
 def _steps_run(self, epoch, updates):
     "A tf.data epoch can run longer than planned (see `tf.data` below): the cycle counts the planned steps only."
     return min(updates, self._first_update(epoch + 1) - self._epoch_first_step) if self.steps_per_epoch else updates
 
+# %% ../nbs/03_callbacks.ipynb #ce0edb15
 @patch_to(OneCycleLR)
 def _logged(self, values):
     "The LR as `learning_rate`, the momentum (or beta_1) as `momentum`."
     return _old_names(values, 'learning_rate', self._per_group)
 
+# %% ../nbs/03_callbacks.ipynb #fc91a56a
 @patch_to(OneCycleLR)
 def _report(self, epoch, last):
     "The old callback's line."
-    lrs = ' - '.join(f"{name.replace('learning_rate', 'lr')} {value:.6g}" for name, value in last.items()
-                     if name != 'momentum')
+    lrs = ' - '.join(
+        f"{name.replace('learning_rate', 'lr')} {value:.6g}" for name, value in last.items() if name != 'momentum'
+    )
     momentum = f" - momentum {last['momentum']:.4g}" if 'momentum' in last else ''
     return f"OneCycleLR: epoch {epoch + 1}: {lrs}{momentum}"
 
 # %% ../nbs/03_callbacks.ipynb #3368a991
 _TORCH_ONLY = {name: value for name, value in cycle_arguments('pytorch').items() if name not in cycle_arguments('clr')}
-document(OneCycleLR,
-         "model.fit(x, y, epochs=10, batch_size=64, callbacks=[OneCycleLR(max_lr=lr_find(model, x, y, "
-         "batch_size=64).suggestion())])", keywords=_TORCH_ONLY)
-document(OneCycleSchedule,
-         "model.compile(keras.optimizers.Adam(OneCycleSchedule(total_steps=1000, max_lr=0.01)), loss)")
+document(
+    OneCycleLR,
+    "model.fit(x, y, epochs=10, batch_size=64, callbacks=[OneCycleLR(max_lr=lr_find(model, x, y, "
+    "batch_size=64).suggestion())])",
+    keywords=_TORCH_ONLY,
+)
+document(
+    OneCycleSchedule, "model.compile(keras.optimizers.Adam(OneCycleSchedule(total_steps=1000, max_lr=0.01)), loss)"
+)
 document(ScheduleLR, "keras.optimizers.AdamW(ScheduleLR(warmup_cosine_decay(10_000, 1e-3, 500)))")
-document(ParamScheduler, "model.fit(x, y, epochs=10, callbacks=[ParamScheduler({'learning_rate': "
-                         "warmup_cosine_decay(1000, 1e-3, 50), 'weight_decay': linear_to_zero(1000, 0.01)})])")
+document(
+    ParamScheduler,
+    "model.fit(x, y, epochs=10, callbacks=[ParamScheduler({'learning_rate': "
+    "warmup_cosine_decay(1000, 1e-3, 50), 'weight_decay': linear_to_zero(1000, 0.01)})])",
+)
 
 # %% ../nbs/03_callbacks.ipynb #ba418dfc
-forget_patched(globals())   # the methods patched above live on their classes only
+forget_patched(globals())  # the methods patched above live on their classes only

@@ -13,37 +13,63 @@ import numpy as np
 from .curves import Curve
 
 # %% ../nbs/13_compat.ipynb #fa3d6483
-_OWN_FORM = ('num_samples', 'batch_size', 'max_lr', 'end_percentage', 'scale_percentage', 'maximum_momentum',
-             'minimum_momentum', 'verbose')   # OneCycleLR's positional parameters, the middle clr.py's
-OLD_CALL_FORMS = {   # name: (its positional parameters, how to recognise its positional arguments)
-    'newest clr.py': (('max_lr', 'end_percentage', 'scale_percentage', 'maximum_momentum', 'minimum_momentum',
-                       'verbose'), lambda args, kwargs: isinstance(args[0], (float, np.floating))),
-    'old README': (('num_samples', 'num_epoch', 'batch_size', *_OWN_FORM[2:]),
-                   lambda args, kwargs: all(_is_count(a) for a in args[:3]) and len(args) >= 3
-                   and (len(args) >= 4 or 'max_lr' in kwargs))}
+_OWN_FORM = (
+    'num_samples',
+    'batch_size',
+    'max_lr',
+    'end_percentage',
+    'scale_percentage',
+    'maximum_momentum',
+    'minimum_momentum',
+    'verbose',
+)  # OneCycleLR's positional parameters, the middle clr.py's
+OLD_CALL_FORMS = {  # name: (its positional parameters, how to recognise its positional arguments)
+    'newest clr.py': (
+        ('max_lr', 'end_percentage', 'scale_percentage', 'maximum_momentum', 'minimum_momentum', 'verbose'),
+        lambda args, kwargs: isinstance(args[0], (float, np.floating)),
+    ),
+    'old README': (
+        ('num_samples', 'num_epoch', 'batch_size', *_OWN_FORM[2:]),
+        lambda args, kwargs: (
+            all(_is_count(a) for a in args[:3]) and len(args) >= 3 and (len(args) >= 4 or 'max_lr' in kwargs)
+        ),
+    ),
+}
 
-def _is_count(value): return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+def _is_count(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 # %% ../nbs/13_compat.ipynb #216fc5c4
-def call_form(args:tuple, # the positional arguments of a call of OneCycleLR
-              kwargs:dict): # its keyword arguments
+def call_form(
+    args: tuple,  # the positional arguments of a call of OneCycleLR
+    kwargs: dict,  # its keyword arguments
+):
     "Which signature `args` follow: a name in OLD_CALL_FORMS, or None for OneCycleLR's own."
     return next((name for name, (_, matches) in OLD_CALL_FORMS.items() if args and matches(args, kwargs)), None)
 
-def modern_arguments(args:tuple, # the positional arguments of a call of OneCycleLR
-                     kwargs:dict): # its keyword arguments
+# %% ../nbs/13_compat.ipynb #f8a5c212
+def modern_arguments(
+    args: tuple,  # the positional arguments of a call of OneCycleLR
+    kwargs: dict,  # its keyword arguments
+):
     "The keyword arguments of OneCycleLR that mean what a call with `args` and `kwargs` meant in its own form."
     form = call_form(args, kwargs)
     names = OLD_CALL_FORMS[form][0] if form else _OWN_FORM
     if len(args) > len(names):
-        raise TypeError(f"OneCycleLR takes at most {len(names)} positional arguments in the "
-                        f"{form or 'own'} form ({', '.join(names)}); got {len(args)}")
+        raise TypeError(
+            f"OneCycleLR takes at most {len(names)} positional arguments in the "
+            f"{form or 'own'} form ({', '.join(names)}); got {len(args)}"
+        )
     given = dict(zip(names, args))
     twice = sorted(set(given) & set(kwargs))
-    if twice: raise TypeError(f"OneCycleLR got multiple values for argument(s) {', '.join(twice)}")
+    if twice:
+        raise TypeError(f"OneCycleLR got multiple values for argument(s) {', '.join(twice)}")
     arguments = {**given, **kwargs}
-    if form == 'old README': arguments = _readme_cycle(arguments)
-    if form: _say_once(form, arguments)
+    if form == 'old README':
+        arguments = _readme_cycle(arguments)
+    if form:
+        _say_once(form, arguments)
     return arguments
 
 # %% ../nbs/13_compat.ipynb #78ea567b
@@ -56,14 +82,18 @@ def _readme_cycle(arguments):
         arguments['total_steps'] = num_epoch * math.ceil(arguments['num_samples'] / arguments['batch_size'])
     return arguments
 
+# %% ../nbs/13_compat.ipynb #2e703235
 def _say_once(form, arguments):
     "Warn (once per call site) that an old form ran, with the keyword call that means the same."
     keywords = ', '.join(f'{name}={value!r}' for name, value in arguments.items())
-    warnings.warn(f"OneCycleLR: read as the {form} call form; the same in keywords: OneCycleLR({keywords})",
-                  UserWarning, stacklevel=4)
+    warnings.warn(
+        f"OneCycleLR: read as the {form} call form; the same in keywords: OneCycleLR({keywords})",
+        UserWarning,
+        stacklevel=4,
+    )
 
 # %% ../nbs/13_compat.ipynb #05aaa061
-def load_curve(directory): # a folder saved by `Curve.save`, `LRFinder(save_dir=...)`, or the old `LRFinder`
+def load_curve(directory):  # a folder saved by `Curve.save`, `LRFinder(save_dir=...)`, or the old `LRFinder`
     "The curve saved in `directory`: `Curve.load(directory)`, under its earlier name."
     return Curve.load(directory)
 
@@ -74,37 +104,49 @@ def _old_clip(curve, clip_beginning=None, clip_endding=None):
     return curve.clip(clip_beginning or 0, end)
 
 # %% ../nbs/13_compat.ipynb #34a56c62
-def plot_schedule(self, # an LRFinder
-                  clip_beginning:int=None, # points to leave out at the start
-                  clip_endding:int=None, # keep points up to this index (negative: leave out that many at the end)
-                  method='one_cycle', # the rule whose suggestion to mark (a name or f(lrs, losses)), several, or None
-                  ax=None): # matplotlib axes to draw on
+def plot_schedule(
+    self,  # an LRFinder
+    clip_beginning: int = None,  # points to leave out at the start
+    clip_endding: int = None,  # keep points up to this index (negative: leave out that many at the end)
+    method='one_cycle',  # the rule whose suggestion to mark (a name or f(lrs, losses)), several, or None
+    ax=None,  # matplotlib axes to draw on
+):
     "The old name of `finder.curve.plot`, with the old clipping."
     return _old_clip(self.curve, clip_beginning, clip_endding).plot(method, ax)
 
-def restore_schedule_from_dir(cls,
-                              directory:str, # a folder written by LRFinder (this one or the old one)
-                              clip_beginning:int=None, # points to leave out at the start
-                              clip_endding:int=None): # keep points up to this index
+# %% ../nbs/13_compat.ipynb #f227874a
+def restore_schedule_from_dir(
+    cls,
+    directory: str,  # a folder written by LRFinder (this one or the old one)
+    clip_beginning: int = None,  # points to leave out at the start
+    clip_endding: int = None,  # keep points up to this index
+):
     "The old way to read a saved curve: its (smoothed losses, learning rates); `Curve.load` returns the `Curve`."
     curve = _old_clip(Curve.load(directory), clip_beginning, clip_endding)
     return curve.losses, curve.lrs
 
-def plot_schedule_from_file(cls,
-                            directory:str, # a folder written by LRFinder (this one or the old one)
-                            clip_beginning:int=None, # points to leave out at the start
-                            clip_endding:int=None, # keep points up to this index
-                            method='one_cycle', # suggestion to mark, several, or None
-                            ax=None): # matplotlib axes to draw on
+# %% ../nbs/13_compat.ipynb #c419f6a7
+def plot_schedule_from_file(
+    cls,
+    directory: str,  # a folder written by LRFinder (this one or the old one)
+    clip_beginning: int = None,  # points to leave out at the start
+    clip_endding: int = None,  # keep points up to this index
+    method='one_cycle',  # suggestion to mark, several, or None
+    ax=None,  # matplotlib axes to draw on
+):
     "The old way to plot a saved curve: `Curve.load(directory).plot(...)` with the old clipping."
     return _old_clip(Curve.load(directory), clip_beginning, clip_endding).plot(method, ax, label=Path(directory).name)
 
 # %% ../nbs/13_compat.ipynb #16eb91d6
-OLD_FINDER_METHODS = dict(   # the old LRFinder's names; plot_schedule_from_dir is the old README's for the file one
-    plot_schedule=plot_schedule, restore_schedule_from_dir=classmethod(restore_schedule_from_dir),
+OLD_FINDER_METHODS = dict(  # the old LRFinder's names; plot_schedule_from_dir is the old README's for the file one
+    plot_schedule=plot_schedule,
+    restore_schedule_from_dir=classmethod(restore_schedule_from_dir),
     plot_schedule_from_file=classmethod(plot_schedule_from_file),
-    plot_schedule_from_dir=classmethod(plot_schedule_from_file))
+    plot_schedule_from_dir=classmethod(plot_schedule_from_file),
+)
 
-def add_old_finder_methods(cls:type): # LRFinder
+
+def add_old_finder_methods(cls: type):  # LRFinder
     "Give `cls` the old LRFinder's methods (`OLD_FINDER_METHODS`)."
-    for name, method in OLD_FINDER_METHODS.items(): setattr(cls, name, method)
+    for name, method in OLD_FINDER_METHODS.items():
+        setattr(cls, name, method)

@@ -20,51 +20,69 @@ def _shown(value):
         return f'({shown})' if isinstance(value, tuple) else f'[{shown}]'
     return repr(value)
 
-def argument_error(name:str, # the argument's name, as the user wrote it
-                   requirement:str, # what it must be: 'a number in (0, 1)', 'one of ...'
-                   value) -> ValueError: # the value given
+# %% ../nbs/00_core.ipynb #8b665934
+def argument_error(
+    name: str,  # the argument's name, as the user wrote it
+    requirement: str,  # what it must be: 'a number in (0, 1)', 'one of ...'
+    value,  # the value given
+) -> ValueError:
     "A bad argument's `ValueError`, in Keras' form: Argument `name` must be <requirement>. Received: name=<value>."
     return ValueError(f"Argument `{name}` must be {requirement}. Received: {name}={_shown(value)}")
 
 # %% ../nbs/00_core.ipynb #c454b573
-def check_range(name:str, # the argument's name, as the user wrote it
-                value, # the value given
-                low:float, # the lowest allowed value
-                high:float, # the highest allowed value
-                low_closed:bool=True, # whether `low` itself is allowed
-                high_closed:bool=True): # whether `high` itself is allowed
+def check_range(
+    name: str,  # the argument's name, as the user wrote it
+    value,  # the value given
+    low: float,  # the lowest allowed value
+    high: float,  # the highest allowed value
+    low_closed: bool = True,  # whether `low` itself is allowed
+    high_closed: bool = True,  # whether `high` itself is allowed
+):
     "Raise a `ValueError` naming `name` unless `value` is a real number in the interval from `low` to `high`."
     interval = f"{'[' if low_closed else '('}{low}, {high}{']' if high_closed else ')'}"
     is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    inside = is_number and not math.isnan(value) and (value >= low if low_closed else value > low) \
+    inside = (
+        is_number
+        and not math.isnan(value)
+        and (value >= low if low_closed else value > low)
         and (value <= high if high_closed else value < high)
-    if not inside: raise argument_error(name, f'a number in {interval}', value)
+    )
+    if not inside:
+        raise argument_error(name, f'a number in {interval}', value)
 
 # %% ../nbs/00_core.ipynb #d8668e6f
-def check_count(name:str, # the argument's name
-                value, # the value given
-                minimum:int=1, # the smallest allowed count
-                meaning:str=''): # what the count counts, added to the message
+def check_count(
+    name: str,  # the argument's name
+    value,  # the value given
+    minimum: int = 1,  # the smallest allowed count
+    meaning: str = '',  # what the count counts, added to the message
+):
     "Raise a `ValueError` naming `name` unless `value` is an integer >= `minimum`."
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise argument_error(name, f"an integer >= {minimum}{f' ({meaning})' if meaning else ''}", value)
 
-def check_choice(name:str, # the argument's name
-                 value, # the value given
-                 choices:tuple): # the allowed values
+# %% ../nbs/00_core.ipynb #c9f77fb7
+def check_choice(
+    name: str,  # the argument's name
+    value,  # the value given
+    choices: tuple,  # the allowed values
+):
     "Raise a `ValueError` naming `name` unless `value` is one of `choices`."
     if not any(value is choice or (type(value) is type(choice) and value == choice) for choice in choices):
         raise argument_error(name, f"one of {', '.join(map(repr, choices))}", value)
 
 # %% ../nbs/00_core.ipynb #29c64ea6
-def argument_help(f) -> dict: # a function, or a class (its `__init__` is read)
+def argument_help(f) -> dict:  # a function, or a class (its `__init__` is read)
     "The trailing comment of each of `f`'s parameters, read from its source; {} when the source is not available."
     return dict(_argument_help(f.__init__ if inspect.isclass(f) else f))
 
+# %% ../nbs/00_core.ipynb #59715b8a
 @functools.lru_cache(maxsize=None)
-def _argument_help(f):   # a source is read and parsed once: `one_cycle` and the widgets ask at every call
-    try: source = textwrap.dedent(inspect.getsource(f))
-    except (OSError, TypeError): return {}
+def _argument_help(f):  # a source is read and parsed once: `one_cycle` and the widgets ask at every call
+    try:
+        source = textwrap.dedent(inspect.getsource(f))
+    except (OSError, TypeError):
+        return {}
     definition = ast.parse(source).body[0]
     arguments = definition.args
     parameters = [*arguments.posonlyargs, *arguments.args, arguments.vararg, *arguments.kwonlyargs, arguments.kwarg]
@@ -72,30 +90,39 @@ def _argument_help(f):   # a source is read and parsed once: `one_cycle` and the
     owner = {p.lineno: p.arg for p in parameters if p is not None}
     signature_end = definition.body[0].lineno
     tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-    comments = {token.start[0]: token.string[1:].strip() for token in tokens
-                if token.type == tokenize.COMMENT and token.start[0] < signature_end}
+    comments = {
+        token.start[0]: token.string[1:].strip()
+        for token in tokens
+        if token.type == tokenize.COMMENT and token.start[0] < signature_end
+    }
     return {owner[line]: comment for line, comment in comments.items() if line in owner}
 
 # %% ../nbs/00_core.ipynb #b4a3078d
 _ARGS_HEADING = '\n\nArgs:\n'
 
+
 def _with_arguments(f, doc, example=None, keywords=None):
     "`doc` (up to any earlier `Args:` section), then the `Args:` of `f` (and its `**` `keywords`) and `example`."
     helps, lines = argument_help(f), []
     for name, parameter in inspect.signature(f).parameters.items():
-        if name in ('self', 'cls'): continue
+        if name in ('self', 'cls'):
+            continue
         stars = {parameter.VAR_POSITIONAL: '*', parameter.VAR_KEYWORD: '**'}.get(parameter.kind, '')
         default = '' if parameter.default is parameter.empty else f' (default {parameter.default!r})'
         lines.append(f"    {stars}{name}: {helps.get(name, '')}{default}")
         if stars == '**' and keywords:
             lines += [f"        {keyword}: {text} (default {value!r})" for keyword, (value, text) in keywords.items()]
     doc = (doc or '').split(_ARGS_HEADING)[0]
-    if lines: doc += _ARGS_HEADING + '\n'.join(lines)
+    if lines:
+        doc += _ARGS_HEADING + '\n'.join(lines)
     return doc + (f'\n\nExample:\n    {example}' if example else '')
 
-def document(obj, # a public function or class
-             example:str=None, # a line of code showing it used
-             keywords:dict=None): # what its `**` argument takes, name: (default, help), listed under it
+# %% ../nbs/00_core.ipynb #251a5da8
+def document(
+    obj,  # a public function or class
+    example: str = None,  # a line of code showing it used
+    keywords: dict = None,  # what its `**` argument takes, name: (default, help), listed under it
+):
     "Put the documentation of every argument of `obj` (and of a class's public methods) and `example` in its docstring."
     if not inspect.isclass(obj):
         obj.__doc__ = _with_arguments(obj, obj.__doc__, example, keywords)
@@ -111,16 +138,21 @@ def document(obj, # a public function or class
     return obj
 
 # %% ../nbs/00_core.ipynb #bcc3e009
-def patch_to(cls:type, # the class to add the method to
-             as_classmethod:bool=False): # add it as a classmethod
+def patch_to(
+    cls: type,  # the class to add the method to
+    as_classmethod: bool = False,  # add it as a classmethod
+):
     "Decorator: add the function to `cls` as a method of the same name (`forget_patched` drops the module's name)."
+
     def add(f):
         f.__qualname__, f.patched_to = f'{cls.__name__}.{f.__name__}', cls
         setattr(cls, f.__name__, classmethod(f) if as_classmethod else f)
         return f
+
     return add
 
-def forget_patched(namespace:dict): # a module's `globals()`, at its end
+# %% ../nbs/00_core.ipynb #bd0522b2
+def forget_patched(namespace: dict):  # a module's `globals()`, at its end
     "Take out of `namespace` every function `patch_to` added to a class: the methods live on their classes only."
     for name in [name for name, value in namespace.items() if getattr(value, 'patched_to', None) is not None]:
         del namespace[name]

@@ -13,21 +13,24 @@ import numpy as np
 from .core import document, check_range, check_count, check_choice, patch_to, forget_patched, argument_error
 
 # %% ../nbs/04_curves.ipynb #6b46bfe6
-def smooth_losses(losses, # raw batch losses in order
-                  beta:float=0.98, # smoothing factor in [0, 1); 0 returns the losses unchanged
-                  after=()): # the smoothed losses of the points before these, to go on from
+def smooth_losses(
+    losses,  # raw batch losses in order
+    loss_smoothing_beta: float = 0.98,  # smoothing factor in [0, 1); 0 returns the losses unchanged
+    after=(),  # the smoothed losses of the points before these, to go on from
+):
     "Exponential moving average of `losses` with bias correction."
-    check_range('beta', beta, 0, 1, high_closed=False)
+    check_range('loss_smoothing_beta', loss_smoothing_beta, 0, 1, high_closed=False)
     count = len(after)
-    average = after[-1] * (1 - beta ** count) if count else 0.
+    average = after[-1] * (1 - loss_smoothing_beta**count) if count else 0.0
     smoothed = np.empty(len(losses))
     for i, loss in enumerate(np.asarray(losses, dtype=float)):
-        average = beta * average + (1 - beta) * loss
-        smoothed[i] = average / (1 - beta ** (count + i + 1))
+        average = loss_smoothing_beta * average + (1 - loss_smoothing_beta) * loss
+        smoothed[i] = average / (1 - loss_smoothing_beta ** (count + i + 1))
     return smoothed
 
 # %% ../nbs/04_curves.ipynb #6296d87f
 _MIN_POINTS = 5
+
 
 def _readable_points(lrs, losses, skip_start=0.1, skip_end=5):
     "The points a suggestion reads: not the first `skip_start` fraction nor the last `skip_end`; finite; one per LR."
@@ -39,103 +42,121 @@ def _readable_points(lrs, losses, skip_start=0.1, skip_end=5):
     keep[:-1] &= lrs[:-1] != lrs[1:]
     return lrs[keep], losses[keep]
 
-def _can_suggest(lrs, losses): return len(_readable_points(lrs, losses)[0]) >= _MIN_POINTS
-
+# %% ../nbs/04_curves.ipynb #b65b2186
+def _can_suggest(lrs, losses):
+    return len(_readable_points(lrs, losses)[0]) >= _MIN_POINTS
 
 # %% ../nbs/04_curves.ipynb #1680d57d
 def _centred_median(values, window):
     "Running median of `values` over `window` points centred on each point (fewer at the ends): smooth, without lag."
     half = window // 2
-    return np.array([np.median(values[max(0, i - half):i + half + 1]) for i in range(len(values))])
+    return np.array([np.median(values[max(0, i - half) : i + half + 1]) for i in range(len(values))])
 
+# %% ../nbs/04_curves.ipynb #6ea98847
 def _lag_free(raw_losses):
     "The raw losses through a centred running median over 5% of the points (at least 5)."
     return _centred_median(np.asarray(raw_losses, dtype=float), max(5, len(raw_losses) // 20))
 
-
 # %% ../nbs/04_curves.ipynb #ce8ae89a
-_ONE_CYCLE_MARGIN = 2   # 'one_cycle' suggests the bottom's LR divided by this
+_ONE_CYCLE_MARGIN = 2  # 'one_cycle' suggests the bottom's LR divided by this
+
 
 def _one_cycle(lrs, raw_losses):
     "The bottom of the lag-free raw losses, halved: the max_lr for `OneCycleLR`."
     return lrs[np.argmin(_lag_free(raw_losses))] / _ONE_CYCLE_MARGIN
 
+# %% ../nbs/04_curves.ipynb #6cf6b1ca
 def _steepest(lrs, losses):
     "Where the loss falls fastest against log LR."
     return lrs[np.argmin(np.gradient(losses, np.log10(lrs)))]
 
+# %% ../nbs/04_curves.ipynb #6b11ee9b
 def _valley(lrs, losses):
     "Half-way along the longest decreasing subsequence of the losses (ending where it is longest)."
-    longest = np.ones(len(losses), dtype=int)   # longest decreasing subsequence ending at each point
+    longest = np.ones(len(losses), dtype=int)  # longest decreasing subsequence ending at each point
     for i in range(1, len(losses)):
         higher = losses[:i] > losses[i]
-        if higher.any(): longest[i] = longest[:i][higher].max() + 1
+        if higher.any():
+            longest[i] = longest[:i][higher].max() + 1
     end = int(np.argmax(longest))
     start = end - longest[end] + 1
     return lrs[start + (end - start) // 2]
 
+# %% ../nbs/04_curves.ipynb #087be089
 def _minimum(lrs, losses):
     "A tenth of the LR at the lowest loss."
     return lrs[np.argmin(losses)] / 10
 
-
 # %% ../nbs/04_curves.ipynb #c89886cd
 def _slide(lrs, losses, lr_diff=15, threshold=0.005):
     "fastai's interval slide rule: the low end of the last `lr_diff`-point window, from the top, whose slopes disagree."
-    slope = np.gradient(losses)   # per point
-    low = len(losses) - 1 - lr_diff   # the window's low end
-    while low >= 0 and abs(slope[low + lr_diff] - slope[low]) > threshold: low -= 1
+    slope = np.gradient(losses)  # per point
+    low = len(losses) - 1 - lr_diff  # the window's low end
+    while low >= 0 and abs(slope[low + lr_diff] - slope[low]) > threshold:
+        low -= 1
     return lrs[max(0, min(low + 1, len(losses) - 1 - lr_diff))]
-
 
 # %% ../nbs/04_curves.ipynb #a0e97c8c
 class SuggestionRule:
     "How a suggestion rule reads a curve, and how plots show it."
-    def __init__(self,
-                 read:Callable, # read(lrs, losses) -> a learning rate, given the readable points
-                 marker:str='X', # matplotlib marker of its suggestion on a curve
-                 colour:str='C5', # matplotlib colour of its suggestion in the races' plots
-                 raw:bool=False, # whether `read` gets the raw losses (else the smoothed ones)
-                 compared:bool=False): # whether it joins the check that a rule lands within a decade of 'one_cycle'
-        if not callable(read): raise ValueError(f"Argument `read` must be a function f(lrs, losses) -> learning "
-                                                f"rate. Received: read={read!r}")
+
+    def __init__(
+        self,
+        read: Callable,  # read(lrs, losses) -> a learning rate, given the readable points
+        marker: str = 'X',  # matplotlib marker of its suggestion on a curve
+        colour: str = 'C5',  # matplotlib colour of its suggestion in the races' plots
+        raw: bool = False,  # whether `read` gets the raw losses (else the smoothed ones)
+        compared: bool = False,  # whether it joins the check that a rule lands within a decade of 'one_cycle'
+    ):
+        if not callable(read):
+            raise ValueError(
+                f"Argument `read` must be a function f(lrs, losses) -> learning rate. Received: read={read!r}"
+            )
         self.read, self.marker, self.colour, self.raw, self.compared = read, marker, colour, raw, compared
 
     def __repr__(self):
-        return (f"SuggestionRule({getattr(self.read, '__name__', self.read)}, marker={self.marker!r}, "
-                f"colour={self.colour!r}, raw={self.raw}, compared={self.compared})")
-
+        return (
+            f"SuggestionRule({getattr(self.read, '__name__', self.read)}, marker={self.marker!r}, "
+            f"colour={self.colour!r}, raw={self.raw}, compared={self.compared})"
+        )
 
 # %% ../nbs/04_curves.ipynb #17685a70
-SUGGESTION_RULES = dict(one_cycle=SuggestionRule(_one_cycle, 'o', 'C3', raw=True),
-                        valley=SuggestionRule(_valley, 's', 'C2', compared=True),
-                        steepest=SuggestionRule(_steepest, 'v', 'C1', compared=True),
-                        minimum=SuggestionRule(_minimum, '^', 'C4', compared=True),
-                        slide=SuggestionRule(_slide, 'D', 'C6'))
+SUGGESTION_RULES = dict(
+    one_cycle=SuggestionRule(_one_cycle, 'o', 'C3', raw=True),
+    valley=SuggestionRule(_valley, 's', 'C2', compared=True),
+    steepest=SuggestionRule(_steepest, 'v', 'C1', compared=True),
+    minimum=SuggestionRule(_minimum, '^', 'C4', compared=True),
+    slide=SuggestionRule(_slide, 'D', 'C6'),
+)
 SUGGESTION_METHODS = tuple(SUGGESTION_RULES)
-
 
 # %% ../nbs/04_curves.ipynb #fb070aef
 def _rule(method):
     "(name, rule) of `method`: a name in `SUGGESTION_RULES`, or a function f(lrs, losses) -> learning rate."
-    if callable(method): return getattr(method, '__name__', 'custom'), SuggestionRule(method)
-    if isinstance(method, str) and method in SUGGESTION_RULES: return method, SUGGESTION_RULES[method]
-    raise ValueError(f"Argument `method` must be one of {', '.join(map(repr, SUGGESTION_METHODS))} or a function "
-                     f"f(lrs, losses) -> learning rate. Received: method={method!r}")
-
+    if callable(method):
+        return getattr(method, '__name__', 'custom'), SuggestionRule(method)
+    if isinstance(method, str) and method in SUGGESTION_RULES:
+        return method, SUGGESTION_RULES[method]
+    raise ValueError(
+        f"Argument `method` must be one of {', '.join(map(repr, SUGGESTION_METHODS))} or a function "
+        f"f(lrs, losses) -> learning rate. Received: method={method!r}"
+    )
 
 # %% ../nbs/04_curves.ipynb #9fad6d95
-def suggest_lr(lrs, # learning rates of the curve's points
-               losses, # smoothed losses at those points
-               method='one_cycle', # a rule: a name in SUGGESTION_METHODS or a function f(lrs, losses) -> lr
-               skip_start:float=0.1, # fraction of the points to leave out at the start
-               skip_end:int=5, # points to leave out at the end
-               raw_losses=None): # the unsmoothed batch losses, which 'one_cycle' reads; None: it reads `losses`
+def suggest_lr(
+    lrs,  # learning rates of the curve's points
+    losses,  # smoothed losses at those points
+    method='one_cycle',  # a rule: a name in SUGGESTION_METHODS or a function f(lrs, losses) -> lr
+    skip_start: float = 0.1,  # fraction of the points to leave out at the start
+    skip_end: int = 5,  # points to leave out at the end
+    raw_losses=None,  # the unsmoothed batch losses, which 'one_cycle' reads; None: it reads `losses`
+):
     "A learning rate read off an LR range test curve by `method`."
     name, rule = _rule(method)
     check_range('skip_start', skip_start, 0, 1, high_closed=False)
     read = raw_losses if rule.raw and raw_losses is not None else losses
-    if np.shape(lrs) != np.shape(read): raise argument_error('losses', f'as long as `lrs` ({len(lrs)})', read)
+    if np.shape(lrs) != np.shape(read):
+        raise argument_error('losses', f'as long as `lrs` ({len(lrs)})', read)
     lrs, read = _readable_points(lrs, read, skip_start, skip_end)
     if len(lrs) < _MIN_POINTS:
         raise ValueError(f"suggest_lr needs at least {_MIN_POINTS} finite points; got {len(lrs)}")
@@ -144,53 +165,76 @@ def suggest_lr(lrs, # learning rates of the curve's points
         raise ValueError(f"the suggestion rule {name!r} must return a positive learning rate; it returned {lr!r}")
     return float(lr)
 
-
 # %% ../nbs/04_curves.ipynb #fc015881
 def _curve_problems(lrs, losses, raw_losses, stopped_early=False, planned_steps=None):
     "Why this curve's suggestion should not be trusted: a list of messages, empty when it looks sound."
     problems, n = [], len(raw_losses)
     if stopped_early and planned_steps and n < 0.2 * planned_steps:
-        problems.append(f"the loss diverged after {n} of {planned_steps} steps (at LR {lrs[-1]:.3g}): minimum_lr is "
-                        f"too high; lower it so the curve shows the loss falling first")
-    if not _can_suggest(lrs, losses): return problems
+        problems.append(
+            f"the loss diverged after {n} of {planned_steps} steps (at LR {lrs[-1]:.3g}): minimum_lr is "
+            f"too high; lower it so the curve shows the loss falling first"
+        )
+    if not _can_suggest(lrs, losses):
+        return problems
     _, readable = _readable_points(lrs, raw_losses)
     lag_free = _lag_free(readable)
     fall = (lag_free[0] - lag_free.min()) / abs(lag_free[0])
     if fall < 0.1:
-        problems.append(f"the loss barely falls over the range ({fall:.0%} of its start): widen the range (lower "
-                        f"minimum_lr, higher maximum_lr), run more steps, or check that the model learns at all")
-    suggestions = {name: suggest_lr(lrs, losses, name, raw_losses=raw_losses) for name, rule in SUGGESTION_RULES.items()
-                   if name == 'one_cycle' or rule.compared}
-    others = [abs(np.log10(suggestions['one_cycle'] / lr)) for name, lr in suggestions.items()
-              if SUGGESTION_RULES[name].compared]
+        problems.append(
+            f"the loss barely falls over the range ({fall:.0%} of its start): widen the range (lower "
+            f"minimum_lr, higher maximum_lr), run more steps, or check that the model learns at all"
+        )
+    suggestions = {
+        name: suggest_lr(lrs, losses, name, raw_losses=raw_losses)
+        for name, rule in SUGGESTION_RULES.items()
+        if name == 'one_cycle' or rule.compared
+    }
+    others = [
+        abs(np.log10(suggestions['one_cycle'] / lr))
+        for name, lr in suggestions.items()
+        if SUGGESTION_RULES[name].compared
+    ]
     if min(others) > 1:
         listed = ', '.join(f'{method} {lr:.3g}' for method, lr in suggestions.items())
-        problems.append(f"the suggestion rules disagree by more than a decade ({listed}): the curve has no clear "
-                        "bottom; run more steps, use lr_find(..., repeats=3), or read the plot")
+        problems.append(
+            f"the suggestion rules disagree by more than a decade ({listed}): the curve has no clear "
+            "bottom; run more steps, use lr_find(..., repeats=3), or read the plot"
+        )
     return problems
 
 # %% ../nbs/04_curves.ipynb #e97dc377
 class Curve:
     "An LR range test's result: the learning rate and raw loss of each point, read through a smoothing and the rules."
-    def __init__(self,
-                 lrs, # the learning rate of each point
-                 raw_losses, # the unsmoothed loss of each point (NaN or inf where the test diverged)
-                 lr_scale:str='exp', # how the test ramped the LR: 'exp' (plotted on a log axis) or 'linear'
-                 beta:float=0.98, # the smoothing factor of `losses`, in [0, 1)
-                 stopped_early:bool=False, # whether the test stopped on divergence
-                 settings:dict=None, # how the test ran (the finder's range, validation, planned steps), saved with it
-                 runs:list=()): # the curves of a repeated test, of which this is the median
+
+    def __init__(
+        self,
+        lrs,  # the learning rate of each point
+        raw_losses,  # the unsmoothed loss of each point (NaN or inf where the test diverged)
+        lr_scale: str = 'exp',  # how the test ramped the LR: 'exp' (plotted on a log axis) or 'linear'
+        loss_smoothing_beta: float = 0.98,  # the smoothing factor of `losses`, in [0, 1)
+        stopped_early: bool = False,  # whether the test stopped on divergence
+        settings: dict = None,  # how the test ran (the finder's range, validation, planned steps), saved with it
+        runs: list = (),  # the curves of a repeated test, of which this is the median
+    ):
         self.lrs, self.raw_losses = np.asarray(lrs, dtype=float), np.asarray(raw_losses, dtype=float)
         if self.lrs.ndim != 1 or self.lrs.shape != self.raw_losses.shape:
-            raise argument_error('raw_losses', f'1-d and as long as `lrs` (shape {self.lrs.shape})',
-                                 f'an array of shape {self.raw_losses.shape}')
+            raise argument_error(
+                'raw_losses',
+                f'1-d and as long as `lrs` (shape {self.lrs.shape})',
+                f'an array of shape {self.raw_losses.shape}',
+            )
         check_choice('lr_scale', lr_scale, ('exp', 'linear'))
-        check_range('beta', beta, 0, 1, high_closed=False)
-        self.lr_scale, self.beta, self.stopped_early = lr_scale, float(beta), bool(stopped_early)
+        check_range('loss_smoothing_beta', loss_smoothing_beta, 0, 1, high_closed=False)
+        self.lr_scale, self.loss_smoothing_beta, self.stopped_early = (
+            lr_scale,
+            float(loss_smoothing_beta),
+            bool(stopped_early),
+        )
         self.settings, self.runs = dict(settings or {}), list(runs)
-        self.losses = smooth_losses(self.raw_losses, self.beta)   # smoothed
+        self.losses = smooth_losses(self.raw_losses, self.loss_smoothing_beta)  # smoothed
 
-    def __len__(self): return len(self.lrs)
+    def __len__(self):
+        return len(self.lrs)
 
     @property
     def can_suggest(self) -> bool:
@@ -199,57 +243,78 @@ class Curve:
 
     def __repr__(self):
         span = f", LR {self.lrs[0]:.3g} to {self.lrs[-1]:.3g} ({self.lr_scale})" if len(self) else ''
-        notes = ''.join([', stopped early' if self.stopped_early else '',
-                         f', median of {len(self.runs)} runs' if self.runs else ''])
+        notes = ''.join(
+            [', stopped early' if self.stopped_early else '', f', median of {len(self.runs)} runs' if self.runs else '']
+        )
         return f"Curve({len(self)} points{span}{notes})"
 
     def _replace(self, **changes):
-        fields = dict(lrs=self.lrs, raw_losses=self.raw_losses, lr_scale=self.lr_scale, beta=self.beta,
-                      stopped_early=self.stopped_early, settings=self.settings, runs=self.runs)
+        fields = dict(
+            lrs=self.lrs,
+            raw_losses=self.raw_losses,
+            lr_scale=self.lr_scale,
+            loss_smoothing_beta=self.loss_smoothing_beta,
+            stopped_early=self.stopped_early,
+            settings=self.settings,
+            runs=self.runs,
+        )
         return Curve(**{**fields, **changes})
 
 # %% ../nbs/04_curves.ipynb #c4a8f525
 @patch_to(Curve)
-def smooth(self,
-           beta:float): # the new smoothing factor, in [0, 1); 0: the raw losses
+def smooth(self, loss_smoothing_beta: float):  # the new smoothing factor, in [0, 1); 0: the raw losses
     "The same points read through another smoothing."
-    return self._replace(beta=beta)
+    return self._replace(loss_smoothing_beta=loss_smoothing_beta)
 
+# %% ../nbs/04_curves.ipynb #0a1c0dc3
 @patch_to(Curve)
-def clip(self,
-         start:int=0, # points to leave out at the start
-         end:int=0): # points to leave out at the end
+def clip(
+    self,
+    start: int = 0,  # points to leave out at the start
+    end: int = 0,  # points to leave out at the end
+):
     "The curve without its first `start` and last `end` points (its runs too)."
-    check_count('start', start, 0); check_count('end', end, 0)
-    if start + end >= len(self): raise ValueError(f"clipping start={start} and end={end} leaves none of the "
-                                                  f"{len(self)} points")
+    check_count('start', start, 0)
+    check_count('end', end, 0)
+    if start + end >= len(self):
+        raise ValueError(f"clipping start={start} and end={end} leaves none of the {len(self)} points")
     keep = slice(start, len(self) - end)
-    return self._replace(lrs=self.lrs[keep], raw_losses=self.raw_losses[keep],
-                         runs=[run._replace(lrs=run.lrs[keep], raw_losses=run.raw_losses[keep]) for run in self.runs])
+    return self._replace(
+        lrs=self.lrs[keep],
+        raw_losses=self.raw_losses[keep],
+        runs=[run._replace(lrs=run.lrs[keep], raw_losses=run.raw_losses[keep]) for run in self.runs],
+    )
 
 # %% ../nbs/04_curves.ipynb #205c81ea
 @patch_to(Curve)
-def suggestion(self,
-               method='one_cycle', # a rule: a name in SUGGESTION_METHODS or a function f(lrs, losses) -> lr
-               skip_start:float=0.1, # fraction of the points to leave out at the start
-               skip_end:int=5): # points to leave out at the end
+def suggestion(
+    self,
+    method='one_cycle',  # a rule: a name in SUGGESTION_METHODS or a function f(lrs, losses) -> lr
+    skip_start: float = 0.1,  # fraction of the points to leave out at the start
+    skip_end: int = 5,  # points to leave out at the end
+):
     "The learning rate this curve suggests by `method`."
     return suggest_lr(self.lrs, self.losses, method, skip_start, skip_end, raw_losses=self.raw_losses)
 
+# %% ../nbs/04_curves.ipynb #b7eea15a
 @patch_to(Curve)
 def suggestions(self):
     "The suggestion of every method, by name."
     return {method: self.suggestion(method) for method in SUGGESTION_METHODS}
 
+# %% ../nbs/04_curves.ipynb #48e32af7
 @patch_to(Curve)
 def problems(self):
     "Why this curve's suggestion should not be trusted: a list of messages, empty when it looks sound."
-    problems = _curve_problems(self.lrs, self.losses, self.raw_losses, self.stopped_early,
-                               self.settings.get('planned_steps'))
+    problems = _curve_problems(
+        self.lrs, self.losses, self.raw_losses, self.stopped_early, self.settings.get('planned_steps')
+    )
     if len(self.runs) > 1 and all(run.can_suggest for run in self.runs) and self.spread() > 10:
-        problems.append(f"the {len(self.runs)} runs' suggestions span {self.spread():.0f}x "
-                        f"({', '.join(f'{lr:.3g}' for lr in self.run_suggestions())}): the curve depends on the "
-                        f"batch order; run more steps or more repeats")
+        problems.append(
+            f"the {len(self.runs)} runs' suggestions span {self.spread():.0f}x "
+            f"({', '.join(f'{lr:.3g}' for lr in self.run_suggestions())}): the curve depends on the "
+            f"batch order; run more steps or more repeats"
+        )
     return problems
 
 # %% ../nbs/04_curves.ipynb #cd38331d
@@ -257,11 +322,10 @@ def problems(self):
 def lowest(self):
     "(learning rate, smoothed loss) of the lowest point a suggestion reads."
     lrs, losses = _readable_points(self.lrs, self.losses)
-    if len(lrs) < _MIN_POINTS: raise ValueError(f"the curve needs at least {_MIN_POINTS} finite points to read; got "
-                                                f"{len(lrs)}")
+    if len(lrs) < _MIN_POINTS:
+        raise ValueError(f"the curve needs at least {_MIN_POINTS} finite points to read; got {len(lrs)}")
     i = int(np.argmin(losses))
     return float(lrs[i]), float(losses[i])
-
 
 # %% ../nbs/04_curves.ipynb #165492b7
 @patch_to(Curve)
@@ -272,28 +336,34 @@ def noise(self) -> float:
 
 # %% ../nbs/04_curves.ipynb #3b69db10
 @patch_to(Curve, as_classmethod=True)
-def median(cls,
-           curves:list): # curves of the same test, repeated
+def median(cls, curves: list):  # curves of the same test, repeated
     "The median curve of `curves`: the median raw loss (and LR) at each step; each curve stays in its `runs`."
     n = max(len(c) for c in curves)
     raw, lrs = np.full((len(curves), n), np.inf), np.full((len(curves), n), np.nan)
-    for row, lr_row, c in zip(raw, lrs, curves): row[:len(c)], lr_row[:len(c)] = c.raw_losses, c.lrs
+    for row, lr_row, c in zip(raw, lrs, curves):
+        row[: len(c)], lr_row[: len(c)] = c.raw_losses, c.lrs
     first = curves[0]
-    return cls(np.nanmedian(lrs, axis=0), np.median(raw, axis=0), first.lr_scale, first.beta,
-               all(c.stopped_early for c in curves),
-               first.settings, curves)
+    return cls(
+        np.nanmedian(lrs, axis=0),
+        np.median(raw, axis=0),
+        first.lr_scale,
+        first.loss_smoothing_beta,
+        all(c.stopped_early for c in curves),
+        first.settings,
+        curves,
+    )
 
+# %% ../nbs/04_curves.ipynb #f1ab7065
 @patch_to(Curve)
-def run_suggestions(self,
-                    method='one_cycle'): # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
+def run_suggestions(self, method='one_cycle'):  # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
     "Each run's suggestion, for the median of a repeated test."
     return [run.suggestion(method) for run in self.runs]
 
+# %% ../nbs/04_curves.ipynb #d5ba2c53
 @patch_to(Curve)
-def spread(self,
-           method='one_cycle'): # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
+def spread(self, method='one_cycle'):  # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
     "Largest over smallest of the runs' suggestions: 1 when they agree, and for a single test."
-    suggestions = self.run_suggestions(method) or [1.]
+    suggestions = self.run_suggestions(method) or [1.0]
     return max(suggestions) / min(suggestions)
 
 # %% ../nbs/04_curves.ipynb #323c66d0
@@ -301,39 +371,56 @@ _FINDER_FILE, _FORMAT = 'finder.json', 'onecycle.lr_finder/1'
 # the rest of finder.json is settings
 _CURVE_FIELDS = ('format', 'lr_scale', 'loss_smoothing_beta', 'stopped_early', 'lrs', 'raw_losses', 'losses')
 
+
 @patch_to(Curve)
-def save(self,
-         directory): # folder to write lrs.npy, losses.npy and finder.json in (made if needed)
+def save(self, directory):  # folder to write lrs.npy, losses.npy and finder.json in (made if needed)
     "Save the curve in the old format (lrs.npy, losses.npy) and as a self-describing finder.json."
-    directory = Path(directory); directory.mkdir(parents=True, exist_ok=True)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     np.save(directory / 'lrs.npy', np.log10(self.lrs) if self.lr_scale == 'exp' else self.lrs)
     np.save(directory / 'losses.npy', self.losses)
-    saved = dict(format=_FORMAT, **self.settings, lr_scale=self.lr_scale, loss_smoothing_beta=self.beta,
-                 stopped_early=self.stopped_early,
-                 lrs=self.lrs.tolist(), raw_losses=self.raw_losses.tolist(), losses=self.losses.tolist())
+    saved = dict(
+        format=_FORMAT,
+        **self.settings,
+        lr_scale=self.lr_scale,
+        loss_smoothing_beta=self.loss_smoothing_beta,
+        stopped_early=self.stopped_early,
+        lrs=self.lrs.tolist(),
+        raw_losses=self.raw_losses.tolist(),
+        losses=self.losses.tolist(),
+    )
     (directory / _FINDER_FILE).write_text(json.dumps(saved, indent=1))
 
 # %% ../nbs/04_curves.ipynb #579413a7
 def _read_old_folder(directory):
     "The curve of a folder the old `LRFinder` wrote: lrs.npy (log10 or linear) and losses.npy (loss/(1-0.98^n))."
     missing = [name for name in ('lrs.npy', 'losses.npy') if not (directory / name).exists()]
-    if missing: raise FileNotFoundError(f"{' and '.join(missing)} not found in {str(directory)!r}")
+    if missing:
+        raise FileNotFoundError(f"{' and '.join(missing)} not found in {str(directory)!r}")
     x, stored = np.load(directory / 'lrs.npy').astype(float), np.load(directory / 'losses.npy').astype(float)
     is_log10 = bool((x <= 0).any())
-    raw = stored * (1 - 0.98 ** np.arange(1, len(stored) + 1))   # undo the old code's division by (1 - beta^n)
-    return Curve(10 ** x if is_log10 else x, raw, 'exp' if is_log10 else 'linear')
+    raw = stored * (1 - 0.98 ** np.arange(1, len(stored) + 1))  # undo the old code's division by (1 - beta^n)
+    return Curve(10**x if is_log10 else x, raw, 'exp' if is_log10 else 'linear')
 
+# %% ../nbs/04_curves.ipynb #dbb6a426
 @patch_to(Curve, as_classmethod=True)
-def load(cls,
-         directory): # a folder saved by `Curve.save`, `LRFinder(save_dir=...)`, or the old `LRFinder`
+def load(cls, directory):  # a folder saved by `Curve.save`, `LRFinder(save_dir=...)`, or the old `LRFinder`
     "The curve saved in `directory`."
     directory = Path(directory)
-    if not directory.is_dir(): raise FileNotFoundError(f"no LR finder folder at {str(directory)!r}")
-    if not (directory / _FINDER_FILE).exists(): return _read_old_folder(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no LR finder folder at {str(directory)!r}")
+    if not (directory / _FINDER_FILE).exists():
+        return _read_old_folder(directory)
     saved = json.loads((directory / _FINDER_FILE).read_text())
     settings = {name: value for name, value in saved.items() if name not in _CURVE_FIELDS}
-    return cls(saved['lrs'], saved['raw_losses'], saved['lr_scale'], saved['loss_smoothing_beta'],
-               saved['stopped_early'], settings)
+    return cls(
+        saved['lrs'],
+        saved['raw_losses'],
+        saved['lr_scale'],
+        saved['loss_smoothing_beta'],
+        saved['stopped_early'],
+        settings,
+    )
 
 # %% ../nbs/04_curves.ipynb #7477f476
 def _mark_suggestions(ax, curve, methods, color):
@@ -342,39 +429,63 @@ def _mark_suggestions(ax, curve, methods, color):
         (name, rule), suggestion = _rule(method), curve.suggestion(method)
         at = np.interp(np.log10(suggestion), np.log10(curve.lrs[finite]), curve.losses[finite])
         first = method is methods[0]
-        ax.plot([suggestion], [at], rule.marker, color=color, markersize=8 if first else 6,
-                markerfacecolor=None if first else 'none', label=f'{name}: {suggestion:.3g}')
+        ax.plot(
+            [suggestion],
+            [at],
+            rule.marker,
+            color=color,
+            markersize=8 if first else 6,
+            markerfacecolor=None if first else 'none',
+            label=f'{name}: {suggestion:.3g}',
+        )
 
+# %% ../nbs/04_curves.ipynb #1ae35fbf
 def _draw_runs(ax, curve):
     losses = np.full((len(curve.runs), len(curve)), np.nan)
-    for row, run in zip(losses, curve.runs): row[:len(run)] = run.losses[:len(curve)]
-    ax.fill_between(curve.lrs, np.nanmin(losses, 0), np.nanmax(losses, 0), alpha=0.25,
-                    label=f'lowest to highest of the {len(curve.runs)} runs')
+    for row, run in zip(losses, curve.runs):
+        row[: len(run)] = run.losses[: len(curve)]
+    ax.fill_between(
+        curve.lrs,
+        np.nanmin(losses, 0),
+        np.nanmax(losses, 0),
+        alpha=0.25,
+        label=f'lowest to highest of the {len(curve.runs)} runs',
+    )
     if all(run.can_suggest for run in curve.runs):
-        for lr in curve.run_suggestions(): ax.axvline(lr, ymax=0.08, color='black', linewidth=1)
+        for lr in curve.run_suggestions():
+            ax.axvline(lr, ymax=0.08, color='black', linewidth=1)
 
+# %% ../nbs/04_curves.ipynb #d4d3ad97
 @patch_to(Curve)
-def plot(self,
-         method='one_cycle', # the rule whose suggestion to mark (a name or f(lrs, losses)), several, or None
-         ax=None, # matplotlib axes to draw on; None: a new figure
-         label:str=None): # the curve's legend label
+def plot(
+    self,
+    method='one_cycle',  # the rule whose suggestion to mark (a name or f(lrs, losses)), several, or None
+    ax=None,  # matplotlib axes to draw on; None: a new figure
+    label: str = None,  # the curve's legend label
+):
     "Plot the smoothed loss against the learning rate, with the suggestion marked; returns the axes."
     import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(7, 4))
-    line, = ax.plot(self.lrs, self.losses, label=label or (f'median of {len(self.runs)} runs' if self.runs else None))
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    (line,) = ax.plot(self.lrs, self.losses, label=label or (f'median of {len(self.runs)} runs' if self.runs else None))
     methods = () if method is None else (method,) if isinstance(method, str) or callable(method) else tuple(method)
-    if methods and self.can_suggest: _mark_suggestions(ax, self, methods, line.get_color())
-    if self.runs: _draw_runs(ax, self)
-    if self.lr_scale == 'exp': ax.set_xscale('log')
+    if methods and self.can_suggest:
+        _mark_suggestions(ax, self, methods, line.get_color())
+    if self.runs:
+        _draw_runs(ax, self)
+    if self.lr_scale == 'exp':
+        ax.set_xscale('log')
     ax.set(xlabel=f"learning rate{' (log scale)' if self.lr_scale == 'exp' else ''}", ylabel='loss (smoothed)')
-    if ax.get_legend_handles_labels()[0]: ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     return ax
 
 # %% ../nbs/04_curves.ipynb #9828f3ed
 document(Curve, "lr_find(model, x, y).curve.clip(10).smooth(0.99).plot(SUGGESTION_METHODS)")
 document(suggest_lr, "suggest_lr(curve.lrs, curve.losses, 'valley')")
 document(SuggestionRule, "curve.suggestion(SUGGESTION_RULES['slide'].read)   # the same as curve.suggestion('slide')")
-document(smooth_losses, "smooth_losses(raw_losses, beta=0.98)")
+document(smooth_losses, "smooth_losses(raw_losses, loss_smoothing_beta=0.98)")
 
 # %% ../nbs/04_curves.ipynb #58e5d660
-forget_patched(globals())   # the methods patched above live on their classes only
+forget_patched(globals())  # the methods patched above live on their classes only

@@ -17,137 +17,196 @@ from .core import document, check_choice, argument_error
 # %% ../nbs/09_data.ipynb #496340a5
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 
-_ARRAY_GLOBALS = {('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.multiarray', '_reconstruct'),
-                  ('numpy._core.multiarray', '_reconstruct')}
+_ARRAY_GLOBALS = {
+    ('numpy', 'ndarray'),
+    ('numpy', 'dtype'),
+    ('numpy.core.multiarray', '_reconstruct'),
+    ('numpy._core.multiarray', '_reconstruct'),
+}
+
 
 class _ArraysOnly(pickle.Unpickler):
     "Unpickle CIFAR batches, refusing anything but NumPy arrays (the globals Keras' own loader admits)."
+
     def find_class(self, module, name):
-        if (module, name) in _ARRAY_GLOBALS: return super().find_class(module, name)
+        if (module, name) in _ARRAY_GLOBALS:
+            return super().find_class(module, name)
         raise pickle.UnpicklingError(f"a CIFAR-10 batch may hold only NumPy arrays, not {module}.{name}")
 
+# %% ../nbs/09_data.ipynb #85f549c9
 def _read_batch(file):
     "Images (N, 32, 32, 3) uint8 and labels (N,) of one CIFAR-10 batch file."
-    if not file.exists(): raise FileNotFoundError(f"CIFAR-10 batch {str(file)!r} is missing")
-    with open(file, 'rb') as f: batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in _ArraysOnly(f,
-        encoding='bytes').load().items()}
+    if not file.exists():
+        raise FileNotFoundError(f"CIFAR-10 batch {str(file)!r} is missing")
+    with open(file, 'rb') as f:
+        batch = {
+            k.decode() if isinstance(k, bytes) else k: v for k, v in _ArraysOnly(f, encoding='bytes').load().items()
+        }
     images = np.asarray(batch['data'], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return images, np.asarray(batch['labels'], dtype=np.int64)
 
+# %% ../nbs/09_data.ipynb #1ca07d14
 def keras_cifar10_dir():
     "Where keras.datasets.cifar10.load_data() leaves the extracted batches."
     home = Path(os.environ.get('KERAS_HOME', Path.home() / '.keras'))
     return home / 'datasets' / 'cifar-10-batches-py-target' / 'cifar-10-batches-py'
 
 # %% ../nbs/09_data.ipynb #153bed44
-def load_cifar10(path:str=None, # a `cifar-10-batches-py` folder; None: Keras' cache, downloading there if needed
-                 subset:int=None): # keep the first `subset` training images and the first `subset // 5` test images
+def load_cifar10(
+    path: str = None,  # a `cifar-10-batches-py` folder; None: Keras' cache, downloading there if needed
+    subset: int = None,  # keep the first `subset` training images and the first `subset // 5` test images
+):
     "CIFAR-10 as uint8 arrays `(x_train, y_train), (x_test, y_test)`, images (N, 32, 32, 3), labels (N,)."
     if path is None:
         path = keras_cifar10_dir()
         if not (path / 'data_batch_1').exists():
-            try: keras.datasets.cifar10.load_data()
+            try:
+                keras.datasets.cifar10.load_data()
             except Exception as e:
                 raise RuntimeError(
                     f"CIFAR-10 is not in Keras' cache ({path}) and could not be downloaded: {e}.\nOn a machine "
                     f"without internet, download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz elsewhere "
                     f"and extract it so that {path / 'data_batch_1'} exists (the archive holds the "
                     f"cifar-10-batches-py folder), or pass path= to a cifar-10-batches-py folder (on the command "
-                    f"line: onecycle-demo --dataset cifar10 --cifar10-path FOLDER).") from None
+                    f"line: onecycle-demo --dataset cifar10 --cifar10-path FOLDER)."
+                ) from None
     path = Path(path)
     train = [_read_batch(path / f'data_batch_{i}') for i in range(1, 6)]
     x_train, y_train = np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])
     x_test, y_test = _read_batch(path / 'test_batch')
     if subset is not None:
-        x_train, y_train, x_test, y_test = x_train[:subset], y_train[:subset], x_test[:max(subset // 5,
-            1)], y_test[:max(subset // 5, 1)]
+        x_train, y_train, x_test, y_test = (
+            x_train[:subset],
+            y_train[:subset],
+            x_test[: max(subset // 5, 1)],
+            y_test[: max(subset // 5, 1)],
+        )
     return (x_train, y_train), (x_test, y_test)
 
 # %% ../nbs/09_data.ipynb #e27398dd
-def write_cifar10_batches(folder, # the cifar-10-batches-py folder to write
-                          train, # (images (N, 32, 32, 3) uint8, labels (N,)) for data_batch_1..5
-                          test, # (images, labels) for test_batch
-                          class_names=CIFAR10_CLASSES): # names for batches.meta
+def write_cifar10_batches(
+    folder,  # the cifar-10-batches-py folder to write
+    train,  # (images (N, 32, 32, 3) uint8, labels (N,)) for data_batch_1..5
+    test,  # (images, labels) for test_batch
+    class_names=CIFAR10_CLASSES,  # names for batches.meta
+):
     "Write images and labels in the CIFAR-10 pickle format; returns the folder."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
     def dump(name, images, labels):
         images = np.asarray(images, dtype=np.uint8)
         if images.shape[1:] != (32, 32, 3):
             raise argument_error('images', 'of shape (N, 32, 32, 3)', f'an array of shape {images.shape}')
         with open(folder / name, 'wb') as f:
-            pickle.dump({b'batch_label': name.encode(), b'labels': [int(l) for l in labels],
-                         b'data': images.transpose(0, 3, 1, 2).reshape(len(images), -1),
-                         b'filenames': [f'{name}_{i}.png'.encode() for i in range(len(images))]}, f, protocol=3)
-    for i, rows in enumerate(np.array_split(np.arange(len(train[0])), 5), 1): dump(f'data_batch_{i}', train[0][rows],
-        train[1][rows])
+            pickle.dump(
+                {
+                    b'batch_label': name.encode(),
+                    b'labels': [int(l) for l in labels],
+                    b'data': images.transpose(0, 3, 1, 2).reshape(len(images), -1),
+                    b'filenames': [f'{name}_{i}.png'.encode() for i in range(len(images))],
+                },
+                f,
+                protocol=3,
+            )
+
+    for i, rows in enumerate(np.array_split(np.arange(len(train[0])), 5), 1):
+        dump(f'data_batch_{i}', train[0][rows], train[1][rows])
     dump('test_batch', *test)
     with open(folder / 'batches.meta', 'wb') as f:
-        pickle.dump({b'label_names': [c.encode() for c in class_names], b'num_cases_per_batch': -(-len(train[0]) // 5),
-                     b'num_vis': 3072}, f, protocol=3)
+        pickle.dump(
+            {
+                b'label_names': [c.encode() for c in class_names],
+                b'num_cases_per_batch': -(-len(train[0]) // 5),
+                b'num_vis': 3072,
+            },
+            f,
+            protocol=3,
+        )
     return folder
 
 # %% ../nbs/09_data.ipynb #4bbe49d0
-def channel_stats(images): # uint8 images (N, H, W, 3)
+def channel_stats(images):  # uint8 images (N, H, W, 3)
     "Per-channel mean and standard deviation, as float32 arrays of shape (3,)."
     pixels = images.reshape(-1, images.shape[-1]).astype(np.float64)
     return pixels.mean(0).astype(np.float32), pixels.std(0).astype(np.float32)
 
-def cifar10_pipelines(train, # (images (N, 32, 32, 3) uint8, labels (N,)) to train on
-                      test, # (images, labels) to evaluate on
-                      batch_size:int=128, # batch size of both pipelines
-                      augment:str='flip', # 'flip' (the old scripts), 'flip+crop' (pad 4 and crop), or None
-                      one_hot:bool=False, # one-hot labels (for categorical_crossentropy) instead of sparse
-                      seed:int=0): # seed of the shuffling and augmentation
+# %% ../nbs/09_data.ipynb #928a2532
+def cifar10_pipelines(
+    train,  # (images (N, 32, 32, 3) uint8, labels (N,)) to train on
+    test,  # (images, labels) to evaluate on
+    batch_size: int = 128,  # batch size of both pipelines
+    augment: str = 'flip',  # 'flip' (the old scripts), 'flip+crop' (pad 4 and crop), or None
+    one_hot: bool = False,  # one-hot labels (for categorical_crossentropy) instead of sparse
+    seed: int = 0,  # seed of the shuffling and augmentation
+):
     "Training and test `tf.data` pipelines from image arrays, and the channel statistics: (train, test, (mean, std))."
     check_choice('augment', augment, ('flip', 'flip+crop', None))
     mean, std = channel_stats(train[0])
+
     def prepare(image, label, training):
         image = (tf.cast(image, tf.float32) - mean) / std
         if training and augment:
             image = tf.image.random_flip_left_right(image)
-            if augment == 'flip+crop': image = tf.image.random_crop(tf.image.resize_with_crop_or_pad(image, 40, 40),
-                (32, 32, 3))
+            if augment == 'flip+crop':
+                image = tf.image.random_crop(tf.image.resize_with_crop_or_pad(image, 40, 40), (32, 32, 3))
         return image, (tf.one_hot(label, 10) if one_hot else label)
-    train_ds = (tf.data.Dataset.from_tensor_slices(train).shuffle(len(train[0]), seed=seed,
-        reshuffle_each_iteration=True)
-                .map(lambda x, y: prepare(x, y, True),
-                     num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE))
-    test_ds = (tf.data.Dataset.from_tensor_slices(test).map(lambda x, y: prepare(x, y, False),
-                                                            num_parallel_calls=tf.data.AUTOTUNE)
-               .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices(train)
+        .shuffle(len(train[0]), seed=seed, reshuffle_each_iteration=True)
+        .map(lambda x, y: prepare(x, y, True), num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    test_ds = (
+        tf.data.Dataset.from_tensor_slices(test)
+        .map(lambda x, y: prepare(x, y, False), num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
     return train_ds, test_ds, (mean, std)
 
-def cifar10_datasets(batch_size:int=128, # batch size of both pipelines
-                     path:str=None, # a cifar-10-batches-py folder; None: Keras' cache
-                     subset:int=None, # keep the first `subset` training (and subset // 5 test) images
-                     augment:str='flip', # 'flip', 'flip+crop' or None
-                     one_hot:bool=False, # one-hot labels instead of sparse
-                     seed:int=0): # seed of the shuffling and augmentation
+# %% ../nbs/09_data.ipynb #0f707a38
+def cifar10_datasets(
+    batch_size: int = 128,  # batch size of both pipelines
+    path: str = None,  # a cifar-10-batches-py folder; None: Keras' cache
+    subset: int = None,  # keep the first `subset` training (and subset // 5 test) images
+    augment: str = 'flip',  # 'flip', 'flip+crop' or None
+    one_hot: bool = False,  # one-hot labels instead of sparse
+    seed: int = 0,  # seed of the shuffling and augmentation
+):
     "CIFAR-10's training and test `tf.data` pipelines and channel statistics: `load_cifar10`, then `cifar10_pipelines`."
     train, test = load_cifar10(path, subset)
     return cifar10_pipelines(train, test, batch_size, augment, one_hot, seed)
 
 # %% ../nbs/09_data.ipynb #cf34b820
-def write_digits_as_cifar10(folder, # the cifar-10-batches-py folder to write
-                            test_size:int=357, # images for test_batch; the rest go to data_batch_1..5
-                            seed:int=0): # seed of the shuffle before the split
+def write_digits_as_cifar10(
+    folder,  # the cifar-10-batches-py folder to write
+    test_size: int = 357,  # images for test_batch; the rest go to data_batch_1..5
+    seed: int = 0,  # seed of the shuffle before the split
+):
     "scikit-learn's digits as 32x32 RGB images, shuffled and written in the CIFAR-10 format; returns the folder."
-    try: from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
     except ImportError as e:
         raise ImportError("write_digits_as_cifar10 needs scikit-learn: pip install scikit-learn") from e
     x, y = load_digits(return_X_y=True)
-    images = np.repeat(np.repeat((x.reshape(-1, 8, 8) * 255 / 16).astype(np.uint8), 4, axis=1), 4, axis=2)[...,
-        None].repeat(3, axis=-1)
+    images = np.repeat(np.repeat((x.reshape(-1, 8, 8) * 255 / 16).astype(np.uint8), 4, axis=1), 4, axis=2)[
+        ..., None
+    ].repeat(3, axis=-1)
     order = np.random.default_rng(seed).permutation(len(images))
     images, y = images[order], y[order]
     split = len(images) - test_size
-    return write_cifar10_batches(folder, (images[:split], y[:split]), (images[split:], y[split:]),
-                                 class_names=[str(d) for d in range(10)])
+    return write_cifar10_batches(
+        folder, (images[:split], y[:split]), (images[split:], y[split:]), class_names=[str(d) for d in range(10)]
+    )
 
 # %% ../nbs/09_data.ipynb #fca01561
 document(load_cifar10, "(x_train, y_train), (x_test, y_test) = load_cifar10('cifar-10-batches-py', subset=5000)")
 document(cifar10_datasets, "train, test, (mean, std) = cifar10_datasets(batch_size=128, augment='flip+crop')")
-document(write_cifar10_batches,
-         "write_cifar10_batches('my-data/cifar-10-batches-py', (train_images, train_labels), (test_images, "
-         "test_labels))")
+document(
+    write_cifar10_batches,
+    "write_cifar10_batches('my-data/cifar-10-batches-py', (train_images, train_labels), (test_images, test_labels))",
+)
 document(write_digits_as_cifar10, "load_cifar10(write_digits_as_cifar10('digits/cifar-10-batches-py'))")

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['HYPERPARAMETERS', 'updating_optimizer', 'updating_optimizers', 'momentum_attribute', 'schedulable',
            'check_schedulable', 'to_numpy', 'iterations', 'retrace', 'schedule_function', 'schedule_values',
-           'InGraphOverrides', 'steps_per_epoch', 'fit_steps', 'strategy_scope', 'replicas_in_sync']
+           'InGraphOverrides', 'steps_per_epoch', 'fit_steps', 'strategy_scope', 'replicas_in_sync', 'LossRecorder']
 
 # %% ../nbs/02_in_graph.ipynb #413a793c
 import contextlib, functools, math
@@ -13,82 +13,116 @@ import numpy as np
 import keras
 from keras import ops
 from .core import patch_to, forget_patched
-from .keras_private import LEARNING_RATE_READER, variable_index, rmsprop_slots, fit_input
+from onecycle.keras_private import (
+    LEARNING_RATE_READER,
+    COMPUTE_LOSS,
+    variable_index,
+    rmsprop_slots,
+    fit_input,
+    compute_loss,
+    model_metrics,
+)
 from .schedules import Schedule
 
 # %% ../nbs/02_in_graph.ipynb #a675ef15
 def updating_optimizer(optimizer):
     "The optimizer that applies the updates: `optimizer` itself, or the one a `LossScaleOptimizer` wraps."
-    while hasattr(optimizer, 'inner_optimizer'): optimizer = optimizer.inner_optimizer
+    while hasattr(optimizer, 'inner_optimizer'):
+        optimizer = optimizer.inner_optimizer
     return optimizer
 
-_MULTI = tuple(filter(None, [getattr(keras.optimizers, 'MultiOptimizer', None)]))   # Keras >= 3.15
 
+_MULTI = tuple(filter(None, [getattr(keras.optimizers, 'MultiOptimizer', None)]))  # Keras >= 3.15
+
+# %% ../nbs/02_in_graph.ipynb #4d62444f
 def updating_optimizers(optimizer) -> list:
     "The optimizers that apply the updates: the updating optimizer, or each sub-optimizer of a `MultiOptimizer`."
     optimizer = updating_optimizer(optimizer)
-    if not isinstance(optimizer, _MULTI): return [optimizer]
+    if not isinstance(optimizer, _MULTI):
+        return [optimizer]
     return [updating_optimizer(inner) for inner in optimizer.optimizers]
 
-def _is_number(value): return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+# %% ../nbs/02_in_graph.ipynb #2a8026b5
+def _is_number(value):
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
+# %% ../nbs/02_in_graph.ipynb #8c4b1857
 def momentum_attribute(optimizer):
     "The name of `optimizer`'s momentum-like hyperparameter, or a `ValueError` saying why it cannot be cycled."
     kind = type(optimizer).__name__
     if isinstance(optimizer, _SCHEDULE_FREE):
-        raise ValueError(f"OneCycleLR cannot cycle momentum for {kind}: its beta_1 interpolates between its two "
-                         f"iterates, it is not a momentum. Pass maximum_momentum=None, minimum_momentum=None")
-    if _is_number(getattr(optimizer, 'beta_1', None)): return 'beta_1'
+        raise ValueError(
+            f"OneCycleLR cannot cycle momentum for {kind}: its beta_1 interpolates between its two "
+            f"iterates, it is not a momentum. Pass maximum_momentum=None, minimum_momentum=None"
+        )
+    if _is_number(getattr(optimizer, 'beta_1', None)):
+        return 'beta_1'
     if _is_number(getattr(optimizer, 'momentum', None)):
         if optimizer.momentum == 0:
-            raise ValueError(f"OneCycleLR cannot cycle the momentum of {kind} compiled with momentum=0: it has no "
-                             f"momentum buffers. Compile with a momentum (e.g. {kind}(momentum=0.9)), or pass "
-                             f"maximum_momentum=None, minimum_momentum=None")
+            raise ValueError(
+                f"OneCycleLR cannot cycle the momentum of {kind} compiled with momentum=0: it has no "
+                f"momentum buffers. Compile with a momentum (e.g. {kind}(momentum=0.9)), or pass "
+                f"maximum_momentum=None, minimum_momentum=None"
+            )
         return 'momentum'
-    raise ValueError(f"OneCycleLR cannot cycle momentum for {kind}: it cycles `momentum` (SGD, RMSprop, Muon) and "
-                     f"`beta_1` (the Adam family, Lion). Pass maximum_momentum=None, minimum_momentum=None to cycle "
-                     f"the learning rate only")
+    raise ValueError(
+        f"OneCycleLR cannot cycle momentum for {kind}: it cycles `momentum` (SGD, RMSprop, Muon) and "
+        f"`beta_1` (the Adam family, Lion). Pass maximum_momentum=None, minimum_momentum=None to cycle "
+        f"the learning rate only"
+    )
 
 # %% ../nbs/02_in_graph.ipynb #4c9b92e7
 # the hyperparameters a schedule may set, as Keras names them (Muon's Adam part has its own betas)
-HYPERPARAMETERS = ('learning_rate', 'momentum', 'beta_1', 'beta_2', 'weight_decay', 'rho', 'adam_beta_1',
-                   'adam_beta_2')
-_SCHEDULE_FREE = tuple(filter(None, [getattr(keras.optimizers, 'ScheduleFreeAdamW', None)]))   # not in older Keras
+HYPERPARAMETERS = ('learning_rate', 'momentum', 'beta_1', 'beta_2', 'weight_decay', 'rho', 'adam_beta_1', 'adam_beta_2')
+_SCHEDULE_FREE = tuple(filter(None, [getattr(keras.optimizers, 'ScheduleFreeAdamW', None)]))  # not in older Keras
+
 
 def schedulable(optimizer) -> tuple:
     "The names of `optimizer`'s hyperparameters a schedule can set (an unset `weight_decay` included)."
     optimizer = updating_optimizer(optimizer)
-    if isinstance(optimizer, _SCHEDULE_FREE): return ('learning_rate', 'weight_decay')
-    return tuple(name for name in HYPERPARAMETERS if name in ('learning_rate', 'weight_decay')
-                 or _is_number(getattr(optimizer, name, None)))
+    if isinstance(optimizer, _SCHEDULE_FREE):
+        return ('learning_rate', 'weight_decay')
+    return tuple(
+        name
+        for name in HYPERPARAMETERS
+        if name in ('learning_rate', 'weight_decay') or _is_number(getattr(optimizer, name, None))
+    )
 
-def check_schedulable(optimizer, name:str):
+# %% ../nbs/02_in_graph.ipynb #e2cc3190
+def check_schedulable(optimizer, name: str):
     "A `ValueError` naming `optimizer` and `name` unless a schedule can set it, saying what can be."
     optimizer = updating_optimizer(optimizer)
     kind = type(optimizer).__name__
     if name not in schedulable(optimizer):
         schedule_free_beta = name == 'beta_1' and isinstance(optimizer, _SCHEDULE_FREE)
         why = " (its beta_1 interpolates its two iterates: it is not a momentum)" if schedule_free_beta else ''
-        raise ValueError(f"Argument `schedules` has a schedule for `{name}`, which {kind} cannot take{why}; {kind} "
-                         f"can schedule {', '.join(schedulable(optimizer))}. Received: {name!r}")
+        raise ValueError(
+            f"Argument `schedules` has a schedule for `{name}`, which {kind} cannot take{why}; {kind} "
+            f"can schedule {', '.join(schedulable(optimizer))}. Received: {name!r}"
+        )
     if name == 'momentum' and optimizer.momentum == 0:
-        raise ValueError(f"cannot schedule the momentum of {kind} compiled with momentum=0: it has no momentum "
-                         f"buffers. Compile with a momentum (e.g. {kind}(momentum=0.9))")
+        raise ValueError(
+            f"cannot schedule the momentum of {kind} compiled with momentum=0: it has no momentum "
+            f"buffers. Compile with a momentum (e.g. {kind}(momentum=0.9))"
+        )
 
 # %% ../nbs/02_in_graph.ipynb #fe2152bc
 def _sgd_update_step(optimizer, momentum):
     "SGD's `update_step` with the in-graph `momentum` instead of the float it was compiled with."
+
     def update_step(gradient, variable, learning_rate):
         lr, mu = ops.cast(learning_rate, variable.dtype), ops.cast(momentum, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         m = optimizer.momentums[variable_index(optimizer, variable)]
         optimizer.assign(m, m * mu - gradient * lr)
         optimizer.assign_add(variable, m * mu - gradient * lr if optimizer.nesterov else m)
+
     return update_step
 
 # %% ../nbs/02_in_graph.ipynb #fc48a664
 def _rmsprop_update_step(optimizer, momentum):
     "RMSprop's `update_step` (momentum > 0) with the in-graph `momentum` instead of the float it was compiled with."
+
     def update_step(gradient, variable, learning_rate):
         lr, mu = ops.cast(learning_rate, variable.dtype), ops.cast(momentum, variable.dtype)
         gradient, rho = ops.cast(gradient, variable.dtype), ops.cast(optimizer.rho, variable.dtype)
@@ -100,11 +134,15 @@ def _rmsprop_update_step(optimizer, momentum):
             denominator = denominator - ops.square(average)
         optimizer.assign(m, mu * m + lr * gradient / ops.sqrt(denominator))
         optimizer.assign_sub(variable, m)
+
     return update_step
 
+
 # (optimizer class, hyperparameter): its update with that hyperparameter in-graph, where Keras branches on it in Python
-_UPDATE_STEPS = {(keras.optimizers.SGD, 'momentum'): _sgd_update_step,
-                 (keras.optimizers.RMSprop, 'momentum'): _rmsprop_update_step}
+_UPDATE_STEPS = {
+    (keras.optimizers.SGD, 'momentum'): _sgd_update_step,
+    (keras.optimizers.RMSprop, 'momentum'): _rmsprop_update_step,
+}
 
 # %% ../nbs/02_in_graph.ipynb #8134fd91
 def to_numpy(value):
@@ -113,80 +151,122 @@ def to_numpy(value):
     value = value.value if isinstance(value, keras.Variable) else value
     if keras.backend.backend() == 'torch':
         value = value.detach().cpu()
-        if str(value.dtype) == 'torch.bfloat16': value = value.float()   # NumPy has no bfloat16
+        if str(value.dtype) == 'torch.bfloat16':
+            value = value.float()  # NumPy has no bfloat16
     # a copy: PyTorch's `numpy()` shares the variable's memory
-    return np.array(value.numpy() if hasattr(value, 'numpy') else value)   # tf.Variable, MirroredVariable, tensors
+    return np.array(value.numpy() if hasattr(value, 'numpy') else value)  # tf.Variable, MirroredVariable, tensors
 
+# %% ../nbs/02_in_graph.ipynb #249328c8
 def _number(value):
     "A Python float of a number, a NumPy array or a backend tensor of one value."
     return float(value) if isinstance(value, (int, float, np.number, np.ndarray)) else float(to_numpy(value))
 
+# %% ../nbs/02_in_graph.ipynb #b11c936a
 def iterations(optimizer):
     "The optimizer's update count as an int, on every backend and under tf.distribute (a MirroredVariable has no int)."
     return int(to_numpy(optimizer.iterations))
 
+# %% ../nbs/02_in_graph.ipynb #eeaf51da
 def retrace(model):
     "`model.make_train_function(force=True)`, traced anew on JAX too (jit reuses the trace of an equal function)."
-    make = lambda: type(model).make_train_function(model, force=True)   # Keras' own, whatever is on the instance
-    if keras.backend.backend() != 'jax': return make()
+    make = lambda: type(model).make_train_function(model, force=True)  # Keras' own, whatever is on the instance
+    if keras.backend.backend() != 'jax':
+        return make()
     own, step = vars(model).get('train_step'), model.train_step
-    model.train_step = lambda state, data: step(state, data)   # a new function object: a new trace
-    try: make()
+    model.train_step = lambda state, data: step(state, data)  # a new function object: a new trace
+    try:
+        make()
     finally:
-        if own is None: del model.train_step
-        else: model.train_step = own
+        if own is None:
+            del model.train_step
+        else:
+            model.train_step = own
 
 # %% ../nbs/02_in_graph.ipynb #291807b9
 def schedule_function(schedule):
     "`schedule` as f(step, xp): a `Schedule` takes `xp`; a Keras `LearningRateSchedule` or a function takes the step."
-    if isinstance(schedule, Schedule): return schedule
-    if callable(schedule): return lambda step, xp: schedule(step)
-    raise ValueError(f"Argument `schedules` must map each hyperparameter to a onecycle Schedule, a Keras "
-                     f"LearningRateSchedule or a function of the step. Received: {schedule!r}")
+    if isinstance(schedule, Schedule):
+        return schedule
+    if callable(schedule):
+        return lambda step, xp: schedule(step)
+    raise ValueError(
+        f"Argument `schedules` must map each hyperparameter to a onecycle Schedule, a Keras "
+        f"LearningRateSchedule or a function of the step. Received: {schedule!r}"
+    )
 
-def schedule_values(schedule, # a Schedule, a Keras LearningRateSchedule, or a function of the step
-                    steps): # optimizer steps (integers)
+# %% ../nbs/02_in_graph.ipynb #ba955516
+def schedule_values(
+    schedule,  # a Schedule, a Keras LearningRateSchedule, or a function of the step
+    steps,  # optimizer steps (integers)
+):
     "The schedule's values at `steps` as a float array: a `Schedule` at once in NumPy, the others one step at a time."
-    if isinstance(schedule, Schedule): return np.asarray(schedule(np.asarray(steps)), dtype=float)
+    if isinstance(schedule, Schedule):
+        return np.asarray(schedule(np.asarray(steps)), dtype=float)
     return np.array([_number(schedule(int(step))) for step in steps], dtype=float)
 
+# %% ../nbs/02_in_graph.ipynb #d821935f
 def _override(optimizer, name, value):
     "{attribute: value}: the optimizer attributes that make its update use `value` for hyperparameter `name`."
-    if name == 'learning_rate': return {LEARNING_RATE_READER: lambda: value}
-    rewrite = next((f for (kind, hyperparameter), f in _UPDATE_STEPS.items()
-                    if hyperparameter == name and isinstance(optimizer, kind)), None)
-    if rewrite and keras.backend.backend() != 'torch': return {'update_step': rewrite(optimizer, value)}
+    if name == 'learning_rate':
+        return {LEARNING_RATE_READER: lambda: value}
+    rewrite = next(
+        (
+            f
+            for (kind, hyperparameter), f in _UPDATE_STEPS.items()
+            if hyperparameter == name and isinstance(optimizer, kind)
+        ),
+        None,
+    )
+    if rewrite and keras.backend.backend() != 'torch':
+        return {'update_step': rewrite(optimizer, value)}
     return {name: value}
 
+# %% ../nbs/02_in_graph.ipynb #9632f7b6
 class InGraphOverrides:
     "While installed, every optimizer that updates `model` uses its schedules at step `optimizer.iterations - offset`."
-    def __init__(self, model, optimizer,
-                 schedules, # {name: schedule} for every optimizer that updates, or a list: one per sub-optimizer
-                 on_remove=None):
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        schedules,  # {name: schedule} for every optimizer that updates, or a list: one per sub-optimizer
+        on_remove=None,
+    ):
         targets = updating_optimizers(optimizer)
         groups = list(schedules) if isinstance(schedules, (list, tuple)) else [schedules] * len(targets)
         if len(groups) != len(targets):
-            raise ValueError(f"Argument `schedules` must give one dict of schedules per sub-optimizer: the "
-                             f"MultiOptimizer has {len(targets)}. Received: {len(groups)} dicts")
+            raise ValueError(
+                f"Argument `schedules` must give one dict of schedules per sub-optimizer: the "
+                f"MultiOptimizer has {len(targets)}. Received: {len(groups)} dicts"
+            )
         for target, group in zip(targets, groups):
-            for name in group: check_schedulable(target, name)
+            for name in group:
+                check_schedulable(target, name)
         self.model, self.optimizer, self.on_remove = model, updating_optimizer(optimizer), on_remove
-        self.targets = [(target, {name: schedule_function(s) for name, s in group.items()})
-                        for target, group in zip(targets, groups)]
-        self._attributes = [{attribute for name in group for attribute in _override(target, name, None)}
-                            for target, group in zip(targets, groups)]
+        self.targets = [
+            (target, {name: schedule_function(s) for name, s in group.items()})
+            for target, group in zip(targets, groups)
+        ]
+        self._attributes = [
+            {attribute for name in group for attribute in _override(target, name, None)}
+            for target, group in zip(targets, groups)
+        ]
         self.offset, self.installed = None, False
 
-    def install(self, offset:int): # the value of `iterations` at the schedules' step 0
+    def install(self, offset: int):  # the value of `iterations` at the schedules' step 0
         "Put the schedules in the train step; retraces only when the offset changed."
-        if self.installed and offset == self.offset: return
+        if self.installed and offset == self.offset:
+            return
         if not self.installed:
-            self._originals = [{name: vars(target)[name] for name in attributes if name in vars(target)}
-                               for (target, _), attributes in zip(self.targets, self._attributes)]
+            self._originals = [
+                {name: vars(target)[name] for name in attributes if name in vars(target)}
+                for (target, _), attributes in zip(self.targets, self._attributes)
+            ]
         self.offset, self.installed = offset, True
-        for i, (target, _) in enumerate(self.targets): target.apply = functools.partial(self._apply, i)
+        for i, (target, _) in enumerate(self.targets):
+            target.apply = functools.partial(self._apply, i)
         retrace(self.model)
-        self.model.make_train_function = self._fit_begins   # after its own fit began: the next call is another fit's
+        self.model.make_train_function = self._fit_begins  # after its own fit began: the next call is another fit's
 
     def _fit_begins(self, force=False):
         "A `fit` begins while installed: the one that installed them ended without `on_train_end`; take them out."
@@ -195,11 +275,14 @@ class InGraphOverrides:
 
     def remove(self):
         "Take the schedules out: the optimizers and the train function as compiled; safe to call twice."
-        if not self.installed: return
+        if not self.installed:
+            return
         self.installed = False
-        for target, _ in self.targets: vars(target).pop('apply', None)
+        for target, _ in self.targets:
+            vars(target).pop('apply', None)
         vars(self.model).pop('make_train_function', None)
-        if self.on_remove: self.on_remove()
+        if self.on_remove:
+            self.on_remove()
         retrace(self.model)
 
 # %% ../nbs/02_in_graph.ipynb #68bd027d
@@ -207,43 +290,57 @@ class InGraphOverrides:
 def _overrides(self, i):
     "Target `i`'s attributes that carry the step's values: traced tensors, or (PyTorch, eager) plain numbers."
     target, schedules = self.targets[i]
-    if keras.backend.backend() == 'torch':   # this runs every step, and NumPy on one number beats a dozen tensor ops
+    if keras.backend.backend() == 'torch':  # this runs every step, and NumPy on one number beats a dozen tensor ops
         step = iterations(self.optimizer) - self.offset
         values = {name: _number(schedule(step, np)) for name, schedule in schedules.items()}
-    else:   # traced once into the step
+    else:  # traced once into the step
         step = ops.cast(self.optimizer.iterations - self.offset, 'float32')
         values = {name: schedule(step, ops) for name, schedule in schedules.items()}
-    return {attribute: value for name, value in values.items()
-            for attribute, value in _override(target, name, value).items()}
+    return {
+        attribute: value
+        for name, value in values.items()
+        for attribute, value in _override(target, name, value).items()
+    }
 
+# %% ../nbs/02_in_graph.ipynb #82567d09
 @patch_to(InGraphOverrides)
 def _apply(self, i, grads, trainable_variables=None):
     target = self.targets[i][0]
-    for name, value in self._overrides(i).items(): setattr(target, name, value)
-    try: return type(target).apply(target, grads, trainable_variables)
+    for name, value in self._overrides(i).items():
+        setattr(target, name, value)
+    try:
+        return type(target).apply(target, grads, trainable_variables)
     finally:
         for name in self._attributes[i]:
-            if name in self._originals[i]: setattr(target, name, self._originals[i][name])
-            else: vars(target).pop(name, None)
+            if name in self._originals[i]:
+                setattr(target, name, self._originals[i][name])
+            else:
+                vars(target).pop(name, None)
 
 # %% ../nbs/02_in_graph.ipynb #b2f83cea
-def steps_per_epoch(num_samples:int, # training samples per epoch, or None
-                    batch_size:int, # the batch size `fit` uses (with num_samples)
-                    fit_steps:int): # `fit`'s own steps per epoch (`callback.params['steps']`), or None when unknown
+def steps_per_epoch(
+    num_samples: int,  # training samples per epoch, or None
+    batch_size: int,  # the batch size `fit` uses (with num_samples)
+    fit_steps: int,  # `fit`'s own steps per epoch (`callback.params['steps']`), or None when unknown
+):
     "Steps per epoch from `num_samples` and `batch_size`, which must agree with `fit`'s; else `fit`'s (None: unknown)."
-    if num_samples is None: return fit_steps
+    if num_samples is None:
+        return fit_steps
     steps = math.ceil(num_samples / batch_size)
     if fit_steps is not None and fit_steps != steps:
-        raise ValueError(f"num_samples={num_samples} and batch_size={batch_size} make {steps} steps per epoch, but "
-                         f"`fit` runs {fit_steps}; pass the values `fit` uses, or leave both out")
+        raise ValueError(
+            f"num_samples={num_samples} and batch_size={batch_size} make {steps} steps per epoch, but "
+            f"`fit` runs {fit_steps}; pass the values `fit` uses, or leave both out"
+        )
     return steps
 
 # %% ../nbs/02_in_graph.ipynb #854627a5
-def fit_steps(callback:keras.callbacks.Callback): # a callback passed to the running `fit`
+def fit_steps(callback: keras.callbacks.Callback):  # a callback passed to the running `fit`
     "The running `fit`'s steps per epoch: Keras' count, else the batches of its finite tf.data input, else None."
-    if callback.params.get('steps') is not None: return callback.params['steps']
+    if callback.params.get('steps') is not None:
+        return callback.params['steps']
     cardinality = getattr(fit_input(callback.model), 'cardinality', None)
-    batches = int(cardinality()) if callable(cardinality) else -1   # tf.data: -1 infinite, -2 unknown
+    batches = int(cardinality()) if callable(cardinality) else -1  # tf.data: -1 infinite, -2 unknown
     return batches if batches > 0 else None
 
 # %% ../nbs/02_in_graph.ipynb #bb624eb8
@@ -252,11 +349,152 @@ def strategy_scope(model):
     strategy = getattr(model, 'distribute_strategy', None)
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
+# %% ../nbs/02_in_graph.ipynb #4de581b2
 def replicas_in_sync():
     "How many replicas share the batch (tf.distribute, read at trace time); 1 elsewhere."
-    if keras.backend.backend() != 'tensorflow': return 1
+    if keras.backend.backend() != 'tensorflow':
+        return 1
     import tensorflow as tf
+
     return tf.distribute.get_replica_context().num_replicas_in_sync if tf.distribute.get_replica_context() else 1
 
+# %% ../nbs/02_in_graph.ipynb #533d7399
+class _LossRecord(keras.metrics.Metric):
+    "The loss of each of `steps` steps, written in-graph: a metric, which every backend's step carries; logs nothing."
+
+    def __init__(self, steps):
+        super().__init__(name='lr_finder_record')
+        self.steps = steps
+        self.losses = self.add_variable(
+            (steps,), initializer='zeros', dtype='float32', name='losses', aggregation='mean'
+        )
+        self.count = self.add_variable(
+            (), initializer='zeros', dtype='int32', name='count', aggregation='only_first_replica'
+        )
+
+    def update_state(self, loss):
+        "Write `loss` at the next position; steps past the end are counted but not kept."
+        losses, count = self.losses.value, self.count.value
+        updated = ops.slice_update(
+            losses, [ops.minimum(count, self.steps - 1)], ops.reshape(ops.cast(loss, 'float32'), (1,))
+        )
+        self.losses.assign(ops.where(count < self.steps, updated, losses))
+        self.count.assign(count + 1)
+
+    def result(self):
+        return {}  # nothing in the logs
+
+    def reset_state(self):
+        pass  # the record spans the test: Keras resets metrics at every epoch and evaluation
+
+# %% ../nbs/02_in_graph.ipynb #f5c6e797
+def _held(array):
+    "`array` in a variable of its own dtype (older Keras made every variable float32 unless told)."
+    return keras.Variable(array, dtype=keras.backend.standardize_dtype(array.dtype), trainable=False)
+
+# %% ../nbs/02_in_graph.ipynb #ce0f98b7
+class LossRecorder:
+    "Each step's data loss, written in-graph into `record`: the training batch's, or the validation loss after the update."
+
+    def __init__(
+        self,
+        model: keras.Model,  # the model in training
+        steps: int,  # the steps to keep
+        validation_data: tuple = None,  # (x, y) arrays: record the validation loss after each update instead
+        validation_rows=None,  # (steps, rows) indices into validation_data for each step; None: all of it
+    ):
+        self.model, self.steps = model, steps  # the model itself: on JAX a callback's `model` syncs its state
+        with strategy_scope(model):  # tf.distribute: per replica, read as their mean
+            self.record = _LossRecord(steps)
+        self.validation_data = validation_data and tuple(_held(np.asarray(part)) for part in validation_data)
+        self.validation_rows = None if validation_rows is None else _held(np.asarray(validation_rows, 'int32'))
+
+# %% ../nbs/02_in_graph.ipynb #36456111
+@patch_to(LossRecorder)
+def install(self):
+    "Put the record into the model's metrics and wrap its loss computation (or, with validation data, its train step)."
+    model_metrics(self.model).append(self.record)
+    if self.validation_data is None:
+        setattr(self.model, COMPUTE_LOSS, self._compute_loss_recording(compute_loss(self.model)))
+    else:
+        self.model.train_step = self._train_step_recording_validation(self.model.train_step)
+
+# %% ../nbs/02_in_graph.ipynb #ae64906e
+@patch_to(LossRecorder)
+def remove(self):
+    "Take the wrappers and the record out of the model; safe to call twice."
+    for name in (COMPUTE_LOSS, 'train_step'):
+        vars(self.model).pop(name, None)
+    if self.record in model_metrics(self.model):
+        model_metrics(self.model).remove(self.record)
+
+# %% ../nbs/02_in_graph.ipynb #36324d46
+@patch_to(LossRecorder)
+def _data_loss(self, loss):
+    "This replica's `loss` without the model's penalties (L2 regularizers...): curves with different penalties compare."
+    loss = ops.cast(loss, 'float32') * replicas_in_sync()  # tf.distribute scales each replica's loss by 1/replicas
+    # `_model`: on JAX, `model` would bring back the last step's state in the middle of this one's trace
+    penalties = self.model.losses
+    if not penalties:
+        return loss
+    return loss - ops.sum(ops.stack([ops.cast(ops.sum(p), 'float32') for p in penalties]))
+
+# %% ../nbs/02_in_graph.ipynb #4c76c873
+@patch_to(LossRecorder)
+def _compute_loss_recording(self, compute_loss):
+    def recording(x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        if training:
+            self.record.update_state(self._data_loss(loss))
+        return loss
+
+    return recording
+
+# %% ../nbs/02_in_graph.ipynb #06fd3437
+@patch_to(LossRecorder)
+def _validation_loss(self, step):
+    x, y = self.validation_data
+    if self.validation_rows is not None:
+        rows = ops.take(self.validation_rows, ops.minimum(step, self.steps - 1), axis=0)
+        x, y = ops.take(x, rows, axis=0), ops.take(y, rows, axis=0)
+    return self._data_loss(compute_loss(self.model)(x=x, y=y, y_pred=self.model(x, training=False), training=False))
+
+# %% ../nbs/02_in_graph.ipynb #59e2b78c
+@patch_to(LossRecorder)
+def _train_step_recording_validation(self, train_step):
+    if keras.backend.backend() == 'jax':
+        return self._jax_train_step_recording_validation(train_step)
+
+    def recording(data):
+        step = self.record.count
+        logs = train_step(data)
+        self.record.update_state(self._validation_loss(step))
+        return logs
+
+    return recording
+
+# %% ../nbs/02_in_graph.ipynb #025a2ef4
+@patch_to(LossRecorder)
+def _jax_train_step_recording_validation(self, train_step):
+    "JAX's pure `train_step(state, data)`, then the validation loss of the new state, written into the state's record."
+    model = self.model
+
+    def recording(state, data):
+        logs, (trainable, non_trainable, optimizer_variables, metrics_variables) = train_step(state, data)
+        mapping = [
+            *zip(model.trainable_variables, trainable),
+            *zip(model.non_trainable_variables, non_trainable),
+            *zip(model.metrics_variables, metrics_variables),
+        ]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            self.record.update_state(self._validation_loss(self.record.count.value))
+        metrics_variables = [
+            value if (new := scope.get_current_value(v)) is None else new
+            for v, value in zip(model.metrics_variables, metrics_variables)
+        ]
+        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+    return recording
+
 # %% ../nbs/02_in_graph.ipynb #ecb9a794
-forget_patched(globals())   # the methods patched above live on their classes only
+forget_patched(globals())  # the methods patched above live on their classes only

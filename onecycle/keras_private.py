@@ -12,9 +12,9 @@ import keras
 from .core import document
 
 # %% ../nbs/14_keras_private.ipynb #b3b8ad7e
-PRIVATE_KERAS = {   # (what has it, attribute): why onecycle needs it
+PRIVATE_KERAS = {  # (what has it, attribute): why onecycle needs it
     ('optimizer', '_get_current_learning_rate'): "an update reads its learning rate from it: the schedule's value is "
-                                                 "put there, in the graph",
+    "put there, in the graph",
     ('optimizer', '_get_variable_index'): "the rewritten SGD and RMSprop updates find a variable's slots by it",
     ('RMSprop', '_velocities'): "RMSprop's rewritten update (in-graph momentum) reads its slots",
     ('RMSprop', '_momentums'): "RMSprop's rewritten update (in-graph momentum) reads its slots",
@@ -22,39 +22,53 @@ PRIVATE_KERAS = {   # (what has it, attribute): why onecycle needs it
     ('model', '_compute_loss'): "the LR finder records each batch's loss where the train step computes it",
     ('model', '_metrics'): "the finder's in-graph record of the losses rides along as one of the model's metrics",
     ('model', '_flatten_layers'): "recalibrate_batchnorm finds every BatchNormalization layer, nested ones too",
-    ('JAX model', 'jax_state_sync'): "on JAX, a fit keeps its state outside the variables; the finder syncs it to read it",
+    (
+        'JAX model',
+        'jax_state_sync',
+    ): "on JAX, a fit keeps its state outside the variables; the finder syncs it to read it",
     ('fit', 'x'): "a fit over several processes shards its tf.data input (rebatch) and tells callbacks steps=None; the "
-                  "callbacks read the length of the input `fit` was given, from the frame of Keras' `fit`"}
+    "callbacks read the length of the input `fit` was given, from the frame of Keras' `fit`",
+}
 
 # %% ../nbs/14_keras_private.ipynb #9828882b
-LEARNING_RATE_READER = '_get_current_learning_rate'   # set on an optimizer: the LR its update uses
-COMPUTE_LOSS = '_compute_loss'   # set on a model: its loss computation, wrapped to record each batch's loss
+LEARNING_RATE_READER = '_get_current_learning_rate'  # set on an optimizer: the LR its update uses
+COMPUTE_LOSS = '_compute_loss'  # set on a model: its loss computation, wrapped to record each batch's loss
+
 
 def variable_index(optimizer, variable):
     "The index of `variable`'s slots (momentum buffers...) in `optimizer`."
     return optimizer._get_variable_index(variable)
 
-def rmsprop_slots(optimizer, index:int):
+# %% ../nbs/14_keras_private.ipynb #b5023250
+def rmsprop_slots(optimizer, index: int):
     "RMSprop's (velocity, momentum, average gradient or None when not centered) of the variable at `index`."
-    return (optimizer._velocities[index], optimizer._momentums[index],
-            optimizer._average_gradients[index] if optimizer.centered else None)
+    return (
+        optimizer._velocities[index],
+        optimizer._momentums[index],
+        optimizer._average_gradients[index] if optimizer.centered else None,
+    )
 
+# %% ../nbs/14_keras_private.ipynb #b98b163d
 def compute_loss(model):
     "The model's loss computation, as its train step calls it."
     return getattr(model, COMPUTE_LOSS)
 
+# %% ../nbs/14_keras_private.ipynb #fc24b51d
 def model_metrics(model) -> list:
     "The model's own list of metrics, which its train step updates."
     return model._metrics
 
+# %% ../nbs/14_keras_private.ipynb #34239af9
 def flatten_layers(model) -> list:
     "Every layer of `model`, nested ones included."
     return list(model._flatten_layers())
 
+# %% ../nbs/14_keras_private.ipynb #1e02fec4
 def sync_jax_state(model):
     "On JAX, copy the state a `fit` holds outside the variables into them."
     model.jax_state_sync()
 
+# %% ../nbs/14_keras_private.ipynb #46bdcac1
 def fit_input(model):
     "The `x` that `model`'s running `fit` was given (read from the frame of Keras' `fit`), or None outside a `fit`."
     frame = inspect.currentframe()
@@ -69,18 +83,33 @@ def _holders():
     model = keras.Sequential([keras.Input((3,)), dense])
     model.compile(keras.optimizers.SGD(momentum=0.9), 'mse')
     rmsprop = keras.optimizers.RMSprop(momentum=0.9, centered=True)
-    for optimizer in (model.optimizer, rmsprop): optimizer.build(model.trainable_variables)
-    return {'optimizer': model.optimizer, 'RMSprop': rmsprop, 'model': model, 'JAX model': model,
-            'fit': types.SimpleNamespace(**inspect.signature(model.fit).parameters)}
+    for optimizer in (model.optimizer, rmsprop):
+        optimizer.build(model.trainable_variables)
+    return {
+        'optimizer': model.optimizer,
+        'RMSprop': rmsprop,
+        'model': model,
+        'JAX model': model,
+        'fit': types.SimpleNamespace(**inspect.signature(model.fit).parameters),
+    }
 
-def check_private_keras(holders:dict=None): # {'optimizer': ..., 'RMSprop': ..., 'model': ..., 'JAX model': ..., 'fit': ...}
+# %% ../nbs/14_keras_private.ipynb #09b22146
+def check_private_keras(
+    holders: dict = None,  # {'optimizer': ..., 'RMSprop': ..., 'model': ..., 'JAX model': ..., 'fit': ...}
+):
     "A `RuntimeError` naming every private Keras attribute onecycle needs that this Keras lacks, and what it is for."
     holders = holders or _holders()
-    used = lambda what: what != 'JAX model' or keras.backend.backend() == 'jax'   # the others have no such state
-    missing = [f"{what}.{name} ({why})" for (what, name), why in PRIVATE_KERAS.items()
-               if used(what) and not hasattr(holders[what], name)]
-    if missing: raise RuntimeError(f"Keras {keras.__version__} changed what onecycle relies on: "
-                                   f"{'; '.join(missing)}. Use a Keras release CI tests (see README) or report it")
+    used = lambda what: what != 'JAX model' or keras.backend.backend() == 'jax'  # the others have no such state
+    missing = [
+        f"{what}.{name} ({why})"
+        for (what, name), why in PRIVATE_KERAS.items()
+        if used(what) and not hasattr(holders[what], name)
+    ]
+    if missing:
+        raise RuntimeError(
+            f"Keras {keras.__version__} changed what onecycle relies on: "
+            f"{'; '.join(missing)}. Use a Keras release CI tests (see README) or report it"
+        )
 
 # %% ../nbs/14_keras_private.ipynb #9dbc5e2d
 document(check_private_keras, "check_private_keras()   # raises, naming them, if a Keras release changed any")

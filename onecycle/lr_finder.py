@@ -10,101 +10,106 @@ import contextlib, math, warnings
 from pathlib import Path
 import numpy as np
 import keras
-from keras import ops
 from .core import document, check_range, check_count, check_choice, patch_to, forget_patched, argument_error
 from .schedules import LRRamp, scale_schedule
-from .in_graph import (InGraphOverrides, iterations, to_numpy, updating_optimizer, updating_optimizers,
-                               steps_per_epoch, fit_steps, strategy_scope, replicas_in_sync)
-from .curves import Curve, smooth_losses, SUGGESTION_METHODS
+from onecycle.in_graph import (
+    InGraphOverrides,
+    LossRecorder,
+    iterations,
+    to_numpy,
+    updating_optimizer,
+    updating_optimizers,
+    steps_per_epoch,
+    fit_steps,
+    strategy_scope,
+)
+from .curves import Curve, smooth_losses
 from .compat import add_old_finder_methods
-from .keras_private import COMPUTE_LOSS, compute_loss, model_metrics, sync_jax_state
-
-# %% ../nbs/05_lr_finder.ipynb #fd3b5e8d
-class _LossRecord(keras.metrics.Metric):
-    "The loss of each of `steps` steps, written in-graph: a metric, which every backend's step carries; logs nothing."
-    def __init__(self, steps):
-        super().__init__(name='lr_finder_record')
-        self.steps = steps
-        self.losses = self.add_variable((steps,), initializer='zeros', dtype='float32', name='losses',
-                                        aggregation='mean')
-        self.count = self.add_variable((), initializer='zeros', dtype='int32', name='count',
-                                       aggregation='only_first_replica')
-
-    def update_state(self, loss):
-        "Write `loss` at the next position; steps past the end are counted but not kept."
-        losses, count = self.losses.value, self.count.value
-        updated = ops.slice_update(losses, [ops.minimum(count, self.steps - 1)], ops.reshape(ops.cast(loss, 'float32'),
-            (1,)))
-        self.losses.assign(ops.where(count < self.steps, updated, losses))
-        self.count.assign(count + 1)
-
-    def result(self): return {}   # nothing in the logs
-    def reset_state(self): pass   # the record spans the test: Keras resets metrics at every epoch and evaluation
+from .keras_private import sync_jax_state
 
 # %% ../nbs/05_lr_finder.ipynb #5ff2431c
 def _check_validation_data(validation_data, validation_sample_rate):
     "`validation_data` as a tuple of arrays (or None), after checking it and `validation_sample_rate`."
-    if isinstance(validation_sample_rate, bool) or not isinstance(validation_sample_rate,
-        int) or validation_sample_rate == 0:
-        raise argument_error('validation_sample_rate', 'a non-zero integer (negative: the whole validation set)',
-                             validation_sample_rate)
-    if validation_data is None: return None
-    if not isinstance(validation_data, (tuple,
-                                        list)) or len(validation_data) != 2 or any(v is None for v in validation_data):
+    if (
+        isinstance(validation_sample_rate, bool)
+        or not isinstance(validation_sample_rate, int)
+        or validation_sample_rate == 0
+    ):
+        raise argument_error(
+            'validation_sample_rate', 'a non-zero integer (negative: the whole validation set)', validation_sample_rate
+        )
+    if validation_data is None:
+        return None
+    if (
+        not isinstance(validation_data, (tuple, list))
+        or len(validation_data) != 2
+        or any(v is None for v in validation_data)
+    ):
         raise argument_error('validation_data', 'a tuple (x, y) of arrays', validation_data)
     x, y = (np.asarray(v) for v in validation_data)
-    if len(x) != len(y): raise argument_error('validation_data', f'(x, y) of one length: x has {len(x)} rows',
-                                              (x, y))
+    if len(x) != len(y):
+        raise argument_error('validation_data', f'(x, y) of one length: x has {len(x)} rows', (x, y))
     return x, y
 
+# %% ../nbs/05_lr_finder.ipynb #65ca51bb
 def _writable_folder(save_dir):
     "`save_dir` as a Path, made, after proving a file can be written there (None stays None)."
-    if save_dir is None: return None
+    if save_dir is None:
+        return None
     save_dir = Path(save_dir)
     try:
         save_dir.mkdir(parents=True, exist_ok=True)
-        probe = save_dir / '.onecycle-write-test'; probe.write_text('ok'); probe.unlink()
-    except OSError as e: raise ValueError(f"`save_dir` {str(save_dir)!r} is not a writable folder: {e}") from e
+        probe = save_dir / '.onecycle-write-test'
+        probe.write_text('ok')
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"`save_dir` {str(save_dir)!r} is not a writable folder: {e}") from e
     return save_dir
 
 # %% ../nbs/05_lr_finder.ipynb #e6b21e36
 class LRFinder(keras.callbacks.Callback):
     "Leslie Smith's LR range test: ramp the LR over an epoch, record each step's loss, stop on divergence; see `curve`."
-    def __init__(self,
-                 num_samples:int=None, # training samples in the epoch; None: the epoch's steps come from `fit`
-                 batch_size:int=None, # batch size passed to `fit`; also the validation batch size (32 when None)
-                 minimum_lr:float=1e-5, # LR of the first step
-                 maximum_lr:float=10., # LR of the last step
-                 lr_scale:str='exp', # 'exp' (geometric ramp, for decades) or 'linear' (narrow ranges)
-                 validation_data:tuple=None, # (x, y) arrays: record the validation loss after each step instead
-                 validation_sample_rate:int=5, # validation batches per step; negative: the whole validation set
-                 stopping_criterion_factor:float=4., # stop when smoothed loss > factor x best; None: never stop early
-                 loss_smoothing_beta:float=0.98, # smoothing factor of the moving average, in [0, 1)
-                 save_dir:str=None, # folder to save the curve in (old format + finder.json); checked writable now
-                 verbose:int=1, # 1: print the suggestion at the end; 0: quiet
-                 *,
-                 num_steps:int=None, # steps in the test; None: the epoch's steps
-                 seed:int=0, # seed for drawing the validation batches
-                 group_scales:tuple=None): # each MultiOptimizer group's LR as a multiple of the curve's; None: all 1
+
+    def __init__(
+        self,
+        num_samples: int = None,  # training samples in the epoch; None: the epoch's steps come from `fit`
+        batch_size: int = None,  # batch size passed to `fit`; also the validation batch size (32 when None)
+        minimum_lr: float = 1e-5,  # LR of the first step
+        maximum_lr: float = 10.0,  # LR of the last step
+        lr_scale: str = 'exp',  # 'exp' (geometric ramp, for decades) or 'linear' (narrow ranges)
+        validation_data: tuple = None,  # (x, y) arrays: record the validation loss after each step instead
+        validation_sample_rate: int = 5,  # validation batches per step; negative: the whole validation set
+        stopping_criterion_factor: float = 4.0,  # stop when smoothed loss > factor x best; None: never stop early
+        loss_smoothing_beta: float = 0.98,  # smoothing factor of the moving average, in [0, 1)
+        save_dir: str = None,  # folder to save the curve in (old format + finder.json); checked writable now
+        verbose: int = 1,  # 1: print the suggestion at the end; 0: quiet
+        *,
+        num_steps: int = None,  # steps in the test; None: the epoch's steps
+        seed: int = 0,  # seed for drawing the validation batches
+        group_scales: tuple = None,  # each MultiOptimizer group's LR as a multiple of the curve's; None: all 1
+    ):
         super().__init__()
         if num_samples is not None and batch_size is None:
             raise argument_error('batch_size', f'given with num_samples={num_samples!r}', batch_size)
         for name, value in dict(num_samples=num_samples, batch_size=batch_size, num_steps=num_steps).items():
-            if value is not None: check_count(name, value)
+            if value is not None:
+                check_count(name, value)
         LRRamp.check_arguments(minimum_lr, maximum_lr, lr_scale)
         check_range('loss_smoothing_beta', loss_smoothing_beta, 0, 1, high_closed=False)
         if stopping_criterion_factor is not None:
-            check_range('stopping_criterion_factor', stopping_criterion_factor, 1, math.inf, low_closed=False,
-                        high_closed=False)
+            check_range(
+                'stopping_criterion_factor', stopping_criterion_factor, 1, math.inf, low_closed=False, high_closed=False
+            )
         self.validation_data = _check_validation_data(validation_data, validation_sample_rate)
         self.num_samples, self.batch_size, self.num_steps, self.seed = num_samples, batch_size, num_steps, seed
         self.minimum_lr, self.maximum_lr, self.lr_scale = float(minimum_lr), float(maximum_lr), lr_scale
         self.validation_sample_rate, self.stopping_criterion_factor = validation_sample_rate, stopping_criterion_factor
-        check_choice('verbose', verbose, (0, 1, False, True))   # True and False: what old code passes
+        check_choice('verbose', verbose, (0, 1, False, True))  # True and False: what old code passes
         self.loss_smoothing_beta, self.verbose = loss_smoothing_beta, int(verbose)
         self.save_dir = _writable_folder(save_dir)
         if group_scales is not None:
-            for i, scale in enumerate(group_scales): check_range(f'group_scales[{i}]', scale, 0, math.inf, False, False)
+            for i, scale in enumerate(group_scales):
+                check_range(f'group_scales[{i}]', scale, 0, math.inf, False, False)
         self.group_scales = group_scales and [float(scale) for scale in group_scales]
         self._start_curve()
 
@@ -116,25 +121,31 @@ class LRFinder(keras.callbacks.Callback):
     @property
     def settings(self) -> dict:
         "How the test runs: saved with the curve."
-        return dict(minimum_lr=self.minimum_lr, maximum_lr=self.maximum_lr, validation=self.validation_data is not None,
-                    validation_sample_rate=self.validation_sample_rate,
-                    stopping_criterion_factor=self.stopping_criterion_factor,
-                    planned_steps=self.ramp and self.ramp.total_steps, group_scales=self.group_scales)
+        return dict(
+            minimum_lr=self.minimum_lr,
+            maximum_lr=self.maximum_lr,
+            validation=self.validation_data is not None,
+            validation_sample_rate=self.validation_sample_rate,
+            stopping_criterion_factor=self.stopping_criterion_factor,
+            planned_steps=self.ramp and self.ramp.total_steps,
+            group_scales=self.group_scales,
+        )
 
     @property
     def curve(self) -> Curve:
         "The points recorded so far, as a `Curve`."
         if self._curve is None:
             lrs = self.ramp.lr(self._ramp_steps) if self.ramp else np.zeros(0)
-            self._curve = Curve(lrs, self._raw, self.lr_scale, self.loss_smoothing_beta, self.stopped_early,
-                                self.settings)
+            self._curve = Curve(
+                lrs, self._raw, self.lr_scale, self.loss_smoothing_beta, self.stopped_early, self.settings
+            )
         return self._curve
 
     lrs = property(lambda self: self.curve.lrs, doc="The learning rate of each point (the old finder's name).")
     losses = property(lambda self: self.curve.losses, doc="The smoothed loss of each point (the old finder's name).")
     raw_losses = property(lambda self: self.curve.raw_losses, doc="The unsmoothed loss of each point.")
 
-    def suggestion(self, method='one_cycle'): # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
+    def suggestion(self, method='one_cycle'):  # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
         "The learning rate the curve suggests: `finder.curve.suggestion(method)`."
         return self.curve.suggestion(method)
 
@@ -144,136 +155,84 @@ def _max_skipped_steps(optimizer):
     scale = getattr(optimizer, 'initial_scale', None)
     return math.inf if scale is None else math.log2(scale) + 1
 
+# %% ../nbs/05_lr_finder.ipynb #57d62356
 @patch_to(LRFinder)
 def _total_steps(self):
     steps_of_fit = fit_steps(self)
-    if self.num_steps: return self.num_steps if steps_of_fit is None else min(self.num_steps, steps_of_fit)
+    if self.num_steps:
+        return self.num_steps if steps_of_fit is None else min(self.num_steps, steps_of_fit)
     steps = steps_per_epoch(self.num_samples, self.batch_size, steps_of_fit)
-    if steps: return steps
-    raise ValueError("LRFinder cannot tell how many steps the epoch has: the input's length is unknown. Pass "
-                     "num_samples and batch_size, or num_steps, or steps_per_epoch to `fit`")
+    if steps:
+        return steps
+    raise ValueError(
+        "LRFinder cannot tell how many steps the epoch has: the input's length is unknown. Pass "
+        "num_samples and batch_size, or num_steps, or steps_per_epoch to `fit`"
+    )
 
+# %% ../nbs/05_lr_finder.ipynb #51011d72
 @patch_to(LRFinder)
 def on_train_begin(self, logs=None):
     if self.params.get('epochs', 1) > 1:
-        warnings.warn(f"LRFinder runs over one epoch; fit was given epochs={self.params['epochs']}. The curve is "
-                      f"recorded over the first epoch only; later epochs train at maximum_lr")
+        warnings.warn(
+            f"LRFinder runs over one epoch; fit was given epochs={self.params['epochs']}. The curve is "
+            f"recorded over the first epoch only; later epochs train at maximum_lr"
+        )
     self._start_curve()
     self.ramp = LRRamp(self._total_steps(), self.minimum_lr, self.maximum_lr, self.lr_scale)
     self.optimizer = updating_optimizer(self.model.optimizer)
-    self._in_graph = InGraphOverrides(self.model, self.optimizer, self._ramps(), on_remove=self._unpatch_model)
-    # tf.distribute: per replica, read as their mean
-    with strategy_scope(self.model): self._record = _LossRecord(self.ramp.total_steps)
-    model_metrics(self.model).append(self._record)   # taken out again by `_unpatch_model`
-    if self.validation_data is None:
-        setattr(self.model, COMPUTE_LOSS, self._compute_loss_recording(compute_loss(self.model)))
-    else:
-        self._prepare_validation()
-        self.model.train_step = self._train_step_recording_validation(self.model.train_step)
+    self.validation_indices = self._validation_indices()
+    self._recorder = LossRecorder(self.model, self.ramp.total_steps, self.validation_data, self.validation_indices)
+    self._in_graph = InGraphOverrides(self.model, self.optimizer, self._ramps(), on_remove=self._recorder.remove)
+    self._recorder.install()
     self._best, self._anchored, self._finished = math.inf, False, False
     self._applied, self._skipped_in_a_row, self._max_skipped = 0, 0, _max_skipped_steps(self.model.optimizer)
 
+# %% ../nbs/05_lr_finder.ipynb #26f1e981
 @patch_to(LRFinder)
 def _ramps(self):
     "The LR ramp for every optimizer that updates: the same, or scaled for each group by `group_scales`."
-    if self.group_scales is None: return {'learning_rate': self.ramp.lr_schedule}
+    if self.group_scales is None:
+        return {'learning_rate': self.ramp.lr_schedule}
     groups = len(updating_optimizers(self.model.optimizer))
     if len(self.group_scales) != groups:
-        raise ValueError(f"Argument `group_scales` must give one scale per sub-optimizer: the MultiOptimizer has "
-                         f"{groups}. Received: group_scales={self.group_scales}")
+        raise ValueError(
+            f"Argument `group_scales` must give one scale per sub-optimizer: the MultiOptimizer has "
+            f"{groups}. Received: group_scales={self.group_scales}"
+        )
     return [{'learning_rate': scale_schedule(self.ramp.lr_schedule, scale)} for scale in self.group_scales]
 
+# %% ../nbs/05_lr_finder.ipynb #aadd99eb
 @patch_to(LRFinder)
-def _unpatch_model(self):
-    for name in (COMPUTE_LOSS, 'train_step'): vars(self.model).pop(name, None)
-    if self._record in model_metrics(self.model): model_metrics(self.model).remove(self._record)
+def _validation_indices(self):
+    "Each step's validation rows, drawn now from `seed`; None without validation data or for all of it every step."
+    if self.validation_data is None or self.validation_sample_rate < 0:
+        return None
+    rows = self.validation_sample_rate * (self.batch_size or 32)
+    rng = np.random.default_rng(self.seed)
+    return rng.integers(0, len(self.validation_data[0]), size=(self.ramp.total_steps, rows)).astype('int32')
 
+# %% ../nbs/05_lr_finder.ipynb #ce15b82c
 @patch_to(LRFinder)
 def on_epoch_begin(self, epoch, logs=None):
-    if not self._anchored:   # the ramp starts at the first epoch's first step
+    if not self._anchored:  # the ramp starts at the first epoch's first step
         self._anchored = True
         self._in_graph.install(iterations(self.optimizer))
-
-# %% ../nbs/05_lr_finder.ipynb #3e9b1646
-def _held(array):
-    "`array` in a variable of its own dtype (older Keras made every variable float32 unless told)."
-    return keras.Variable(array, dtype=keras.backend.standardize_dtype(array.dtype), trainable=False)
-
-@patch_to(LRFinder)
-def _prepare_validation(self):
-    "Hold the validation set in variables and draw every step's validation batches now."
-    x, y = self.validation_data
-    self._validation_x, self._validation_y = _held(x), _held(y)
-    self.validation_indices = None
-    if self.validation_sample_rate > 0:
-        rows = self.validation_sample_rate * (self.batch_size or 32)
-        rng = np.random.default_rng(self.seed)
-        self.validation_indices = rng.integers(0, len(x), size=(self.ramp.total_steps, rows)).astype('int32')
-        self._validation_index_table = _held(self.validation_indices)
-
-@patch_to(LRFinder)
-def _data_loss(self, loss):
-    "This replica's `loss` without the model's penalties (L2 regularizers...): curves with different penalties compare."
-    loss = ops.cast(loss, 'float32') * replicas_in_sync()   # tf.distribute scales each replica's loss by 1/replicas
-    # `_model`: on JAX, `model` would bring back the last step's state in the middle of this one's trace
-    penalties = self._model.losses
-    if not penalties: return loss
-    return loss - ops.sum(ops.stack([ops.cast(ops.sum(p), 'float32') for p in penalties]))
-
-@patch_to(LRFinder)
-def _compute_loss_recording(self, compute_loss):
-    def recording(x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
-        if training: self._record.update_state(self._data_loss(loss))
-        return loss
-    return recording
-
-@patch_to(LRFinder)
-def _validation_loss(self, step):
-    x, y = self._validation_x, self._validation_y
-    if self.validation_indices is not None:
-        rows = ops.take(self._validation_index_table, ops.minimum(step, self.ramp.total_steps - 1), axis=0)
-        x, y = ops.take(x, rows, axis=0), ops.take(y, rows, axis=0)
-    return self._data_loss(compute_loss(self._model)(x=x, y=y, y_pred=self._model(x, training=False), training=False))
-
-@patch_to(LRFinder)
-def _train_step_recording_validation(self, train_step):
-    if keras.backend.backend() == 'jax': return self._jax_train_step_recording_validation(train_step)
-    def recording(data):
-        step = self._record.count
-        logs = train_step(data)
-        self._record.update_state(self._validation_loss(step))
-        return logs
-    return recording
-
-@patch_to(LRFinder)
-def _jax_train_step_recording_validation(self, train_step):
-    "JAX's pure `train_step(state, data)`, then the validation loss of the new state, written into the state's record."
-    model = self._model
-    def recording(state, data):
-        logs, (trainable, non_trainable, optimizer_variables, metrics_variables) = train_step(state, data)
-        mapping = [*zip(model.trainable_variables, trainable), *zip(model.non_trainable_variables, non_trainable),
-                   *zip(model.metrics_variables, metrics_variables)]
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            self._record.update_state(self._validation_loss(self._record.count.value))
-        metrics_variables = [value if (new := scope.get_current_value(v)) is None else new
-                             for v, value in zip(model.metrics_variables, metrics_variables)]
-        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
-    return recording
 
 # %% ../nbs/05_lr_finder.ipynb #f03d9286
 @patch_to(LRFinder)
 def _collect(self):
     "Read the points recorded since the last call, smooth them, and stop training on divergence."
     # the step's state back in the variables, as Keras does for callbacks
-    if keras.backend.backend() == 'jax': sync_jax_state(self.model)
-    count = min(int(to_numpy(self._record.count)), self.ramp.total_steps)
-    if count <= len(self._raw) or self.stopped_early: return
+    if keras.backend.backend() == 'jax':
+        sync_jax_state(self.model)
+    count = min(int(to_numpy(self._recorder.record.count)), self.ramp.total_steps)
+    if count <= len(self._raw) or self.stopped_early:
+        return
     # only the new points, not the whole buffer each batch
-    new = to_numpy(self._record.losses[len(self._raw):count]).astype(float)
+    new = to_numpy(self._recorder.record.losses[len(self._raw) : count]).astype(float)
     # updates applied: mixed precision skips overflowing ones
     applied = iterations(self.optimizer) - self._in_graph.offset
-    steps = np.minimum(self._applied + np.arange(len(new)), applied)   # a skipped step used the LR of the next one
+    steps = np.minimum(self._applied + np.arange(len(new)), applied)  # a skipped step used the LR of the next one
     skipped = len(new) - (applied - self._applied)
     self._skipped_in_a_row = self._skipped_in_a_row + skipped if applied == self._applied else skipped
     self._applied = applied
@@ -283,53 +242,72 @@ def _collect(self):
         if not np.isfinite(raw) or diverged:
             self.stopped_early = self.model.stop_training = True
             # keep the point that showed the divergence
-            new, smoothed, steps = new[:i + 1], smoothed[:i + 1], steps[:i + 1]
+            new, smoothed, steps = new[: i + 1], smoothed[: i + 1], steps[: i + 1]
             break
         self._best = min(self._best, loss)
-    if self._skipped_in_a_row > self._max_skipped: self.stopped_early = self.model.stop_training = True
+    if self._skipped_in_a_row > self._max_skipped:
+        self.stopped_early = self.model.stop_training = True
     self._raw, self._smoothed = np.concatenate([self._raw, new]), np.concatenate([self._smoothed, smoothed])
     self._ramp_steps, self._curve = np.concatenate([self._ramp_steps, steps]), None
 
+# %% ../nbs/05_lr_finder.ipynb #59f732db
 @patch_to(LRFinder)
-def on_train_batch_end(self, batch, logs=None): self._collect()
+def on_train_batch_end(self, batch, logs=None):
+    self._collect()
 
+# %% ../nbs/05_lr_finder.ipynb #df31e400
 @patch_to(LRFinder)
-def on_epoch_end(self, epoch, logs=None): self._collect()
+def on_epoch_end(self, epoch, logs=None):
+    self._collect()
 
 # %% ../nbs/05_lr_finder.ipynb #57582df1
 @patch_to(LRFinder)
-def on_train_end(self, logs=None): self.finish()
+def on_train_end(self, logs=None):
+    self.finish()
 
+# %% ../nbs/05_lr_finder.ipynb #c7afa442
 @patch_to(LRFinder)
 def finish(self):
     "Take the ramp and the recording out of the model and save the curve; safe to call twice."
-    if self._finished: return
+    if self._finished:
+        return
     self._finished = True
-    try: self._collect()
+    try:
+        self._collect()
     finally:
         self._in_graph.remove()
-        self._unpatch_model()   # also when the test ended before its first step
-        if self.save_dir is not None: self.curve.save(self.save_dir)
+        self._recorder.remove()  # also when the test ended before its first step
+        if self.save_dir is not None:
+            self.curve.save(self.save_dir)
     self._report()
 
+# %% ../nbs/05_lr_finder.ipynb #0981440e
 @patch_to(LRFinder)
 def _report(self):
     "Warn about a curve not to trust, and print the suggestion when verbose."
     curve = self.curve
-    for problem in curve.problems(): warnings.warn(f"LRFinder: {problem}", UserWarning, stacklevel=3)
+    for problem in curve.problems():
+        warnings.warn(f"LRFinder: {problem}", UserWarning, stacklevel=3)
     if self.verbose:
-        suggestion = (f"suggested max_lr {curve.suggestion():.3g} (one_cycle)" if curve.can_suggest
-                      else "too few points to suggest a learning rate")
-        runs = (f" (median of {len(curve.runs)} runs; their suggestions span {curve.spread():.2g}x)" if curve.runs
-                else '')
-        print(f"LRFinder: {len(curve)} steps{' (stopped early: the loss diverged)' if curve.stopped_early else ''}; "
-              f"{suggestion}{runs}")
+        suggestion = (
+            f"suggested max_lr {curve.suggestion():.3g} (one_cycle)"
+            if curve.can_suggest
+            else "too few points to suggest a learning rate"
+        )
+        runs = (
+            f" (median of {len(curve.runs)} runs; their suggestions span {curve.spread():.2g}x)" if curve.runs else ''
+        )
+        print(
+            f"LRFinder: {len(curve)} steps{' (stopped early: the loss diverged)' if curve.stopped_early else ''}; "
+            f"{suggestion}{runs}"
+        )
 
 # %% ../nbs/05_lr_finder.ipynb #f564adb5
-add_old_finder_methods(LRFinder)   # plot_schedule, restore_schedule_from_dir, plot_schedule_from_file/_dir
+add_old_finder_methods(LRFinder)  # plot_schedule, restore_schedule_from_dir, plot_schedule_from_file/_dir
 
 # %% ../nbs/05_lr_finder.ipynb #12b84f42
-_MIN_ARRAY_STEPS = 100   # an array test runs at least this many steps, going over the data again as needed (as fastai)
+_MIN_ARRAY_STEPS = 100  # an array test runs at least this many steps, going over the data again as needed (as fastai)
+
 
 def _state_variables(model):
     "Every variable training changes: the model's (weights, statistics, seed states) and its optimizers' (wrapped too)."
@@ -337,42 +315,51 @@ def _state_variables(model):
     unique = {id(v): v for v in [*model.variables, *(v for o in optimizers for v in o.variables)]}
     return list(unique.values())
 
+# %% ../nbs/05_lr_finder.ipynb #b7a24ae6
 @contextlib.contextmanager
 def _backend_rng_kept():
     "Keep PyTorch's global generator as it was: unseeded dropout on PyTorch draws from it, not from the model's seeds."
-    if keras.backend.backend() != 'torch': yield; return
+    if keras.backend.backend() != 'torch':
+        yield
+        return
     import torch
-    state = torch.random.get_rng_state()
-    try: yield
-    finally: torch.random.set_rng_state(state)
 
+    state = torch.random.get_rng_state()
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(state)
+
+# %% ../nbs/05_lr_finder.ipynb #6e6704b3
 def _shuffled_batches(x, y, batch_size, steps, seed):
     "`steps` batches of the arrays `x`, `y` in one pass: whole shuffles of the data, one after another, as needed."
     count = len(keras.tree.flatten(x)[0])
     rng = np.random.default_rng(seed)
     shuffles = math.ceil(steps * batch_size / count)
-    order = np.concatenate([rng.permutation(count) for _ in range(shuffles)])[:steps * batch_size]
+    order = np.concatenate([rng.permutation(count) for _ in range(shuffles)])[: steps * batch_size]
     return tuple(keras.tree.map_structure(lambda a: np.asarray(a)[order], data) for data in (x, y))
 
 # %% ../nbs/05_lr_finder.ipynb #c3b26422
-def lr_find(model, # a compiled Keras model
-            x, # training inputs: arrays, or a tf.data.Dataset of (x, y)
-            y=None, # training targets for array inputs
-            batch_size:int=None, # the batch size you will train with (array inputs; Keras' default 32 when None)
-            minimum_lr:float=1e-5, # LR of the first step
-            maximum_lr:float=10., # LR of the last step
-            lr_scale:str='exp', # 'exp' or 'linear'
-            num_steps:int=None, # steps in the test; None: an epoch (for arrays at least 100 steps, repeating the data)
-            validation_data:tuple=None, # (x, y): record the validation loss instead of the training loss
-            validation_sample_rate:int=5, # validation batches per step; negative: all of it
-            stopping_criterion_factor:float=4., # stop when the smoothed loss > factor x best; None: never
-            loss_smoothing_beta:float=0.98, # smoothing factor
-            save_dir:str=None, # folder to save the curve in (with repeats: the median, and each run in run-<k>/)
-            verbose:int=1, # Keras progress bar and the printed suggestion
-            seed:int=0, # seed for the batch order of arrays and the validation batches (run k uses seed + k)
-            callbacks:list=(), # more callbacks for the run (TensorBoard, ...)
-            repeats:int=1, # runs from the same state with different batch orders; >1 returns their median curve
-            group_scales:tuple=None): # each MultiOptimizer group's LR as a multiple of the curve's; None: all 1
+def lr_find(
+    model,  # a compiled Keras model
+    x,  # training inputs: arrays, or a tf.data.Dataset of (x, y)
+    y=None,  # training targets for array inputs
+    batch_size: int = None,  # the batch size you will train with (array inputs; Keras' default 32 when None)
+    minimum_lr: float = 1e-5,  # LR of the first step
+    maximum_lr: float = 10.0,  # LR of the last step
+    lr_scale: str = 'exp',  # 'exp' or 'linear'
+    num_steps: int = None,  # steps in the test; None: an epoch (for arrays at least 100 steps, repeating the data)
+    validation_data: tuple = None,  # (x, y): record the validation loss instead of the training loss
+    validation_sample_rate: int = 5,  # validation batches per step; negative: all of it
+    stopping_criterion_factor: float = 4.0,  # stop when the smoothed loss > factor x best; None: never
+    loss_smoothing_beta: float = 0.98,  # smoothing factor
+    save_dir: str = None,  # folder to save the curve in (with repeats: the median, and each run in run-<k>/)
+    verbose: int = 1,  # Keras progress bar and the printed suggestion
+    seed: int = 0,  # seed for the batch order of arrays and the validation batches (run k uses seed + k)
+    callbacks: list = (),  # more callbacks for the run (TensorBoard, ...)
+    repeats: int = 1,  # runs from the same state with different batch orders; >1 returns their median curve
+    group_scales: tuple = None,  # each MultiOptimizer group's LR as a multiple of the curve's; None: all 1
+):
     "Run the LR range test on `model`, restore it exactly, and return the `LRFinder`; its `curve` is the result."
     if getattr(model, 'optimizer', None) is None or not getattr(model, 'compiled', True):
         raise ValueError("lr_find needs a compiled model: call model.compile(optimizer, loss) first")
@@ -381,39 +368,68 @@ def lr_find(model, # a compiled Keras model
         batch_size = batch_size or 32
         num_steps = num_steps or max(_MIN_ARRAY_STEPS, math.ceil(len(keras.tree.flatten(x)[0]) / batch_size))
     if not model.optimizer.built:
-        with strategy_scope(model): model.optimizer.build(model.trainable_variables)
+        with strategy_scope(model):
+            model.optimizer.build(model.trainable_variables)
     state = _state_variables(model)
     saved = [to_numpy(v) for v in state]
     finders = []
     for run in range(repeats):
         run_dir = save_dir if save_dir is None or repeats == 1 else Path(save_dir) / f'run-{run}'
-        finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, lr_scale, validation_data, validation_sample_rate,
-                          stopping_criterion_factor,
-                          loss_smoothing_beta, run_dir, int(bool(verbose) and repeats == 1), num_steps=num_steps,
-                          seed=seed + run, group_scales=group_scales)
+        finder = LRFinder(
+            None,
+            batch_size,
+            minimum_lr,
+            maximum_lr,
+            lr_scale,
+            validation_data,
+            validation_sample_rate,
+            stopping_criterion_factor,
+            loss_smoothing_beta,
+            run_dir,
+            int(bool(verbose) and repeats == 1),
+            num_steps=num_steps,
+            seed=seed + run,
+            group_scales=group_scales,
+        )
         run_x, run_y = (x, y) if y is None else _shuffled_batches(x, y, batch_size, num_steps, seed + run)
         with warnings.catch_warnings(), _backend_rng_kept():
             # warn once, about the median
-            if repeats > 1: warnings.filterwarnings('ignore', message='LRFinder: ', category=UserWarning)
-            try: model.fit(run_x, run_y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=False,
-                           callbacks=[finder, *callbacks], verbose=verbose)
+            if repeats > 1:
+                warnings.filterwarnings('ignore', message='LRFinder: ', category=UserWarning)
+            try:
+                model.fit(
+                    run_x,
+                    run_y,
+                    batch_size=batch_size,
+                    epochs=1,
+                    steps_per_epoch=num_steps,
+                    shuffle=False,
+                    callbacks=[finder, *callbacks],
+                    verbose=verbose,
+                )
             finally:
-                try: finder.finish()
+                try:
+                    finder.finish()
                 finally:
-                    for variable, value in zip(state, saved): variable.assign(value)
+                    for variable, value in zip(state, saved):
+                        variable.assign(value)
         finders.append(finder)
-    if repeats == 1: return finders[0]
-    finder = finders[-1]   # returned holding the median curve, each run's curve in its `runs`
+    if repeats == 1:
+        return finders[0]
+    finder = finders[-1]  # returned holding the median curve, each run's curve in its `runs`
     finder._curve, finder.verbose = Curve.median([f.curve for f in finders]), int(bool(verbose))
-    if save_dir is not None: finder.curve.save(save_dir)
+    if save_dir is not None:
+        finder.curve.save(save_dir)
     finder._report()
     return finder
 
 # %% ../nbs/05_lr_finder.ipynb #a0ba957d
-document(LRFinder,
-         "finder = LRFinder(minimum_lr=1e-5, maximum_lr=10.); model.fit(x, y, epochs=1, callbacks=[finder]); "
-         "finder.curve.plot()")
+document(
+    LRFinder,
+    "finder = LRFinder(minimum_lr=1e-5, maximum_lr=10.); model.fit(x, y, epochs=1, callbacks=[finder]); "
+    "finder.curve.plot()",
+)
 document(lr_find, "max_lr = lr_find(model, x, y, batch_size=64).suggestion()   # the model is restored afterwards")
 
 # %% ../nbs/05_lr_finder.ipynb #9a89c31e
-forget_patched(globals())   # the methods patched above live on their classes only
+forget_patched(globals())  # the methods patched above live on their classes only

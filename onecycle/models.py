@@ -20,61 +20,106 @@ def _make_divisible(v, divisor=8, min_value=8):
     return new_v + divisor if new_v < 0.9 * v else new_v
 
 # %% ../nbs/08_models.ipynb #576f58ca
-def _regularizer(weight_decay): return keras.regularizers.L2(weight_decay) if weight_decay else None
+def _regularizer(weight_decay):
+    return keras.regularizers.L2(weight_decay) if weight_decay else None
 
+# %% ../nbs/08_models.ipynb #61677627
 def _he_normal(seed, name):
     "He-normal initialization from Keras' global random state (seed None, as the old code), or from `seed` and `name`."
-    if seed is None: return 'he_normal'
+    if seed is None:
+        return 'he_normal'
     return keras.initializers.HeNormal(seed=(seed * 1_000_003 + zlib.crc32(name.encode())) % 2**31)
 
-def _conv_block(x, filters, alpha, kernel=3, strides=1, weight_decay=0., block_id=1, seed=None):
+# %% ../nbs/08_models.ipynb #2c7dd0df
+def _conv_block(x, filters, alpha, kernel=3, strides=1, weight_decay=0.0, block_id=1, seed=None):
     "Convolution, batch norm and relu6: the stem (`conv1`) and the wide 1x1 layer (`conv18`)."
-    x = layers.Conv2D(_make_divisible(filters * alpha), kernel, strides=strides, padding='same', use_bias=False,
-                      kernel_initializer=_he_normal(seed, f'conv{block_id}'),
-                      kernel_regularizer=_regularizer(weight_decay), name=f'conv{block_id}')(x)
+    x = layers.Conv2D(
+        _make_divisible(filters * alpha),
+        kernel,
+        strides=strides,
+        padding='same',
+        use_bias=False,
+        kernel_initializer=_he_normal(seed, f'conv{block_id}'),
+        kernel_regularizer=_regularizer(weight_decay),
+        name=f'conv{block_id}',
+    )(x)
     x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f'conv{block_id}_bn')(x)
-    return layers.ReLU(6., name=f'conv{block_id}_relu')(x)
+    return layers.ReLU(6.0, name=f'conv{block_id}_relu')(x)
 
-def _inverted_residual(inputs, filters, alpha, expansion_factor, depth_multiplier=1, strides=1, weight_decay=0.,
-                       block_id=1, seed=None):
+# %% ../nbs/08_models.ipynb #4a6673c2
+def _inverted_residual(
+    inputs, filters, alpha, expansion_factor, depth_multiplier=1, strides=1, weight_decay=0.0, block_id=1, seed=None
+):
     "Expand (1x1), depthwise 3x3, project (1x1, linear); added to the input when shapes allow."
     channels = inputs.shape[-1]
     expanded, filters = _make_divisible(channels * expansion_factor), _make_divisible(filters * alpha)
     x = inputs
     if expanded > channels:
-        x = layers.Conv2D(expanded, 1, padding='same', use_bias=False, kernel_initializer=_he_normal(seed,
-            f'conv_expand_{block_id}'),
-                          kernel_regularizer=_regularizer(weight_decay), name=f'conv_expand_{block_id}')(x)
+        x = layers.Conv2D(
+            expanded,
+            1,
+            padding='same',
+            use_bias=False,
+            kernel_initializer=_he_normal(seed, f'conv_expand_{block_id}'),
+            kernel_regularizer=_regularizer(weight_decay),
+            name=f'conv_expand_{block_id}',
+        )(x)
         x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f'conv_expand_{block_id}_bn')(x)
-        x = layers.ReLU(6., name=f'conv_expand_{block_id}_relu')(x)
-    x = layers.DepthwiseConv2D(3, strides=strides, padding='same', depth_multiplier=depth_multiplier, use_bias=False,
-                               depthwise_initializer=_he_normal(seed, f'conv_dw_{block_id}'),
-                               depthwise_regularizer=_regularizer(weight_decay), name=f'conv_dw_{block_id}')(x)
+        x = layers.ReLU(6.0, name=f'conv_expand_{block_id}_relu')(x)
+    x = layers.DepthwiseConv2D(
+        3,
+        strides=strides,
+        padding='same',
+        depth_multiplier=depth_multiplier,
+        use_bias=False,
+        depthwise_initializer=_he_normal(seed, f'conv_dw_{block_id}'),
+        depthwise_regularizer=_regularizer(weight_decay),
+        name=f'conv_dw_{block_id}',
+    )(x)
     x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f'conv_dw_{block_id}_bn')(x)
-    x = layers.ReLU(6., name=f'conv_dw_{block_id}_relu')(x)
-    x = layers.Conv2D(filters, 1, padding='same', use_bias=False, kernel_initializer=_he_normal(seed,
-        f'conv_pw_{block_id}'),
-                      kernel_regularizer=_regularizer(weight_decay), name=f'conv_pw_{block_id}')(x)
+    x = layers.ReLU(6.0, name=f'conv_dw_{block_id}_relu')(x)
+    x = layers.Conv2D(
+        filters,
+        1,
+        padding='same',
+        use_bias=False,
+        kernel_initializer=_he_normal(seed, f'conv_pw_{block_id}'),
+        kernel_regularizer=_regularizer(weight_decay),
+        name=f'conv_pw_{block_id}',
+    )(x)
     x = layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=f'conv_pw_{block_id}_bn')(x)
     return x, strides == 1 and channels == filters
 
 # %% ../nbs/08_models.ipynb #2676c88c
-_BLOCKS = [(16, 1, 1), (24, None, 2), (24, None, 1), (32, None, 1), (32, None, 1), (32, None, 1),
-           # (filters, expansion (None: expansion_factor), strides)
-           (64, None, 2), (64, None, 1), (64, None, 1), (64, None, 1)]
+_BLOCKS = [
+    (16, 1, 1),
+    (24, None, 2),
+    (24, None, 1),
+    (32, None, 1),
+    (32, None, 1),
+    (32, None, 1),
+    # (filters, expansion (None: expansion_factor), strides)
+    (64, None, 2),
+    (64, None, 1),
+    (64, None, 1),
+    (64, None, 1),
+]
 
-def MiniMobileNetV2(input_shape=(32, 32, 3), # channels-last image shape
-                    alpha:float=1.0, # width multiplier (the old results use 1.4)
-                    expansion_factor:int=6, # expansion of the inverted residual blocks
-                    depth_multiplier:int=1, # depthwise multiplier
-                    dropout:float=0., # dropout rate before the classifier
-                    weight_decay:float=0., # L2 factor on the kernels (as the old code)
-                    include_top:bool=True, # add the 1x1 convolutional classifier with softmax
-                    weights:str=None, # None, or the path to an old or new weights file (.h5 / .weights.h5)
-                    input_tensor=None, # optional Keras tensor to build on
-                    pooling:str=None, # without the top: None, 'avg' or 'max'
-                    classes:int=10, # classes for the top
-                    seed:int=None): # seed of the initial weights and dropout; None: Keras' global random state
+
+def MiniMobileNetV2(
+    input_shape=(32, 32, 3),  # channels-last image shape
+    alpha: float = 1.0,  # width multiplier (the old results use 1.4)
+    expansion_factor: int = 6,  # expansion of the inverted residual blocks
+    depth_multiplier: int = 1,  # depthwise multiplier
+    dropout: float = 0.0,  # dropout rate before the classifier
+    weight_decay: float = 0.0,  # L2 factor on the kernels (as the old code)
+    include_top: bool = True,  # add the 1x1 convolutional classifier with softmax
+    weights: str = None,  # None, or the path to an old or new weights file (.h5 / .weights.h5)
+    input_tensor=None,  # optional Keras tensor to build on
+    pooling: str = None,  # without the top: None, 'avg' or 'max'
+    classes: int = 10,  # classes for the top
+    seed: int = None,  # seed of the initial weights and dropout; None: Keras' global random state
+):
     "The old keras-one-cycle MiniMobileNetV2 for CIFAR-10, in Keras 3."
     if weights is not None and not (isinstance(weights, (str, Path)) and Path(weights).is_file()):
         raise argument_error('weights', 'None or the path of a weights file (nothing is downloaded)', weights)
@@ -83,9 +128,12 @@ def MiniMobileNetV2(input_shape=(32, 32, 3), # channels-last image shape
     x = _conv_block(inputs, 32, alpha, weight_decay=weight_decay, block_id=1, seed=seed)
     adds = 0
     for block_id, (filters, expansion, strides) in enumerate(_BLOCKS, 1):
-        y, residual = _inverted_residual(x, filters, alpha, expansion or expansion_factor, depth_multiplier, strides,
-                                         weight_decay, block_id, seed)
-        if residual: adds += 1; y = layers.Add(name=f'add_{adds}')([x, y])
+        y, residual = _inverted_residual(
+            x, filters, alpha, expansion or expansion_factor, depth_multiplier, strides, weight_decay, block_id, seed
+        )
+        if residual:
+            adds += 1
+            y = layers.Add(name=f'add_{adds}')([x, y])
         x = y
     penultimate = 1280 if alpha <= 1.0 else int(1280 * alpha)
     x = _conv_block(x, penultimate, 1.0, kernel=1, block_id=18, seed=seed)
@@ -93,32 +141,47 @@ def MiniMobileNetV2(input_shape=(32, 32, 3), # channels-last image shape
         x = layers.GlobalAveragePooling2D(name='global_average_pooling2d_1')(x)
         x = layers.Reshape((1, 1, penultimate), name='reshape_1')(x)
         x = layers.Dropout(dropout, seed=seed, name='dropout')(x)
-        x = layers.Conv2D(classes, 1, padding='same', kernel_initializer=_he_normal(seed, 'conv_preds'),
-                          kernel_regularizer=_regularizer(weight_decay), name='conv_preds')(x)
+        x = layers.Conv2D(
+            classes,
+            1,
+            padding='same',
+            kernel_initializer=_he_normal(seed, 'conv_preds'),
+            kernel_regularizer=_regularizer(weight_decay),
+            name='conv_preds',
+        )(x)
         x = layers.Activation('softmax', name='act_softmax')(x)
         x = layers.Reshape((classes,), name='reshape_2')(x)
-    elif pooling == 'avg': x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == 'max': x = layers.GlobalMaxPooling2D()(x)
+    elif pooling == 'avg':
+        x = layers.GlobalAveragePooling2D()(x)
+    elif pooling == 'max':
+        x = layers.GlobalMaxPooling2D()(x)
     model = keras.Model(inputs, x, name=f'mobilenetV2_{alpha:0.2f}_{input_shape[0]}')
-    if weights is not None: model.load_weights(weights)
+    if weights is not None:
+        model.load_weights(weights)
     return model
 
 # %% ../nbs/08_models.ipynb #07e7d604
-def recalibrate_batchnorm(model, # a Keras model with BatchNormalization layers
-                          data, # a tf.data.Dataset of (x, y) or of x batches, in training-time form
-                          steps:int=None): # batches to average over; None: all of `data`
+def recalibrate_batchnorm(
+    model,  # a Keras model with BatchNormalization layers
+    data,  # a tf.data.Dataset of (x, y) or of x batches, in training-time form
+    steps: int = None,  # batches to average over; None: all of `data`
+):
     "Set every BatchNormalization layer's moving mean and variance to their average over `data`'s batches."
     norms = [layer for layer in flatten_layers(model) if isinstance(layer, layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
     try:
         for k, batch in enumerate(data.take(steps) if steps else data):
-            for layer in norms: layer.momentum = k / (k + 1)
+            for layer in norms:
+                layer.momentum = k / (k + 1)
             model(batch[0] if isinstance(batch, (tuple, list)) else batch, training=True)
     finally:
-        for layer, momentum in zip(norms, momenta): layer.momentum = momentum
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
     return model
 
 # %% ../nbs/08_models.ipynb #613a5bcd
-document(MiniMobileNetV2,
-         "model = MiniMobileNetV2(alpha=1.4, weights='mobilenet_v2.h5')   # the old author's CIFAR-10 weights")
+document(
+    MiniMobileNetV2,
+    "model = MiniMobileNetV2(alpha=1.4, weights='mobilenet_v2.h5')   # the old author's CIFAR-10 weights",
+)
 document(recalibrate_batchnorm, "recalibrate_batchnorm(model, train_dataset, steps=50); model.evaluate(test_dataset)")

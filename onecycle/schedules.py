@@ -18,25 +18,31 @@ from .core import document, check_range, check_count, check_choice, argument_hel
 def _check_momentum(maximum_momentum, minimum_momentum):
     "Both momentum bounds in [0, 1) with minimum <= maximum, or both `None` (no momentum cycling)."
     if (maximum_momentum is None) != (minimum_momentum is None):
-        raise argument_error('minimum_momentum', f'given with maximum_momentum={maximum_momentum!r}, or both None to '
-                             f'turn momentum cycling off', minimum_momentum)
-    if maximum_momentum is None: return
+        raise argument_error(
+            'minimum_momentum',
+            f'given with maximum_momentum={maximum_momentum!r}, or both None to turn momentum cycling off',
+            minimum_momentum,
+        )
+    if maximum_momentum is None:
+        return
     check_range('maximum_momentum', maximum_momentum, 0, 1, high_closed=False)
     check_range('minimum_momentum', minimum_momentum, 0, 1, high_closed=False)
     if minimum_momentum > maximum_momentum:
         raise argument_error('minimum_momentum', f'<= maximum_momentum={maximum_momentum!r}', minimum_momentum)
 
 # %% ../nbs/01_schedules.ipynb #df2625e6
-ANNEALS = {   # name: f(start, end, t, xp), the value at fraction t in [0, 1] of a phase; xp: numpy or keras.ops
+ANNEALS = {  # name: f(start, end, t, xp), the value at fraction t in [0, 1] of a phase; xp: numpy or keras.ops
     'linear': lambda start, end, t, xp: start + (end - start) * t,
     'cosine': lambda start, end, t, xp: end + (start - end) / 2 * (xp.cos(math.pi * t) + 1),
     'exponential': lambda start, end, t, xp: start * (end / start) ** t,
     '1-sqrt': lambda start, end, t, xp: end + (start - end) * (1 - xp.sqrt(t)),
-    'constant': lambda start, end, t, xp: start + 0 * t}
+    'constant': lambda start, end, t, xp: start + 0 * t,
+}
 
 # %% ../nbs/01_schedules.ipynb #506e1731
 class Phase(NamedTuple):
     "A stretch of a schedule: `steps` optimizer steps from `start` to `end` along the curve `ANNEALS[anneal]`."
+
     steps: float
     start: float
     end: float
@@ -45,39 +51,53 @@ class Phase(NamedTuple):
 # %% ../nbs/01_schedules.ipynb #8f0c00c2
 class Schedule:
     "A hyperparameter's value as a pure function of the optimizer step: phases end to end, then one value held."
-    def __init__(self,
-                 phases, # `Phase`s, or (steps, start, end[, anneal]) tuples, in order
-                 hold_from:float=None): # the step whose value all later steps keep; None: the end of the last phase
+
+    def __init__(
+        self,
+        phases,  # `Phase`s, or (steps, start, end[, anneal]) tuples, in order
+        hold_from: float = None,  # the step whose value all later steps keep; None: the end of the last phase
+    ):
         self.phases = tuple(Phase(*phase) for phase in phases)
-        if not self.phases: raise argument_error('phases', 'at least one phase', phases)
-        for i, (steps, start, end, anneal) in enumerate(self.phases): _check_phase(i, steps, start, end, anneal)
-        self.boundaries = np.cumsum([0., *(phase.steps for phase in self.phases)])
+        if not self.phases:
+            raise argument_error('phases', 'at least one phase', phases)
+        for i, (steps, start, end, anneal) in enumerate(self.phases):
+            _check_phase(i, steps, start, end, anneal)
+        self.boundaries = np.cumsum([0.0, *(phase.steps for phase in self.phases)])
         self.hold_from = float(self.boundaries[-1] if hold_from is None else hold_from)
         check_range('hold_from', self.hold_from, 0, self.boundaries[-1])
 
     @property
-    def total_steps(self): return int(math.ceil(self.hold_from)) + 1
+    def total_steps(self):
+        return int(math.ceil(self.hold_from)) + 1
 
-    def __call__(self,
-                 step, # an optimizer step (0-based) or an array of them
-                 xp=np): # numpy, or keras.ops to trace it into a graph
+    def __call__(
+        self,
+        step,  # an optimizer step (0-based) or an array of them
+        xp=np,  # numpy, or keras.ops to trace it into a graph
+    ):
         "The value at `step`."
         step = xp.minimum(step, self.hold_from)
-        values = [ANNEALS[anneal](start, end, _fraction(step, begin, steps, xp), xp)
-                  for begin, (steps, start, end, anneal) in zip(self.boundaries, self.phases)]
+        values = [
+            ANNEALS[anneal](start, end, _fraction(step, begin, steps, xp), xp)
+            for begin, (steps, start, end, anneal) in zip(self.boundaries, self.phases)
+        ]
         value = values[-1]
-        for end, earlier in zip(self.boundaries[-2:0:-1], values[-2::-1]): value = xp.where(step < end, earlier, value)
+        for end, earlier in zip(self.boundaries[-2:0:-1], values[-2::-1]):
+            value = xp.where(step < end, earlier, value)
         return value
 
-    def __repr__(self): return f"Schedule({list(map(tuple, self.phases))}, hold_from={self.hold_from:g})"
+    def __repr__(self):
+        return f"Schedule({list(map(tuple, self.phases))}, hold_from={self.hold_from:g})"
 
 # %% ../nbs/01_schedules.ipynb #f2f26d6f
 def _fraction(step, begin, steps, xp):
     "How far through a phase of `steps` steps beginning at `begin` the step is, in [0, 1]; 1 for a phase of no steps."
-    return xp.clip((step - begin) / steps, 0., 1.) if steps else 1. + 0 * step
+    return xp.clip((step - begin) / steps, 0.0, 1.0) if steps else 1.0 + 0 * step
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)   # values are float32 in the train step
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)  # values are float32 in the train step
+
+# %% ../nbs/01_schedules.ipynb #6e463bdf
 def _check_phase(i, steps, start, end, anneal):
     "A `ValueError` naming phase `i`'s bad field."
     check_range(f'phases[{i}].steps', steps, 0, math.inf, high_closed=False)
@@ -85,23 +105,28 @@ def _check_phase(i, steps, start, end, anneal):
     check_range(f'phases[{i}].end', end, -_FLOAT32_MAX, _FLOAT32_MAX)
     check_choice(f'phases[{i}].anneal', anneal, tuple(ANNEALS))
     if anneal == 'exponential' and not start * end > 0:
-        raise argument_error(f'phases[{i}].end', f'of the sign of start={start!r}, and neither 0: the phase is '
-                             f'exponential', end)
+        raise argument_error(
+            f'phases[{i}].end', f'of the sign of start={start!r}, and neither 0: the phase is exponential', end
+        )
 
 # %% ../nbs/01_schedules.ipynb #5b15c0a8
-def join_schedules(*schedules:Schedule): # schedules to run one after the other
+def join_schedules(*schedules: Schedule):  # schedules to run one after the other
     "One schedule: the phases of `schedules`, in order; the last one's held value ends it."
     *firsts, last = schedules
     hold = sum(s.boundaries[-1] for s in firsts) + last.hold_from
     return Schedule([phase for s in schedules for phase in s.phases], hold_from=hold)
 
 # %% ../nbs/01_schedules.ipynb #2bd437ce
-def scale_schedule(schedule:Schedule, # the schedule to scale
-                   factor:float): # every value is multiplied by it, > 0
+def scale_schedule(
+    schedule: Schedule,  # the schedule to scale
+    factor: float,  # every value is multiplied by it, > 0
+):
     "`schedule` with each value multiplied by `factor`: the same phases and length."
     check_range('factor', factor, 0, math.inf, low_closed=False, high_closed=False)
-    return Schedule([(steps, start * factor, end * factor, anneal) for steps, start, end, anneal in schedule.phases],
-                    hold_from=schedule.hold_from)
+    return Schedule(
+        [(steps, start * factor, end * factor, anneal) for steps, start, end, anneal in schedule.phases],
+        hold_from=schedule.hold_from,
+    )
 
 # %% ../nbs/01_schedules.ipynb #348af01e
 def _check_peak_and_momentum(max_lr, maximum_momentum, minimum_momentum):
@@ -109,18 +134,22 @@ def _check_peak_and_momentum(max_lr, maximum_momentum, minimum_momentum):
     check_range('max_lr', max_lr, 0, _FLOAT32_MAX, low_closed=False)
     _check_momentum(maximum_momentum, minimum_momentum)
 
+# %% ../nbs/01_schedules.ipynb #ecb90c94
 class _StepSchedule:
     "What the one-cycle shapes and the finder's ramp share: the step range, the LR and momentum `Schedule`s."
+
     def __init__(self, total_steps, max_lr, maximum_momentum, minimum_momentum):
         check_count('total_steps', total_steps, 3, 'the number of optimizer steps in the cycle')
         self.total_steps, self.max_lr = int(total_steps), float(max_lr)
         self.maximum_momentum, self.minimum_momentum = maximum_momentum, minimum_momentum
 
     @property
-    def cycles_momentum(self): return self.maximum_momentum is not None
+    def cycles_momentum(self):
+        return self.maximum_momentum is not None
 
     @property
-    def steps(self): return np.arange(self.total_steps)
+    def steps(self):
+        return np.arange(self.total_steps)
 
     def lr(self, step, xp=np):
         "The learning rate used at optimizer step(s) `step` (0-based)."
@@ -130,26 +159,34 @@ class _StepSchedule:
         "The momentum used at step(s) `step`, or `None` when momentum cycling is off."
         return self.momentum_schedule(step, xp) if self.cycles_momentum else None
 
-    def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config.items())})"
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config.items())})"
 
 # %% ../nbs/01_schedules.ipynb #7eefbb90
 class ClrCycle(_StepSchedule):
     "The old `keras-one-cycle` shape (its `clr.py`), peaking at `max_lr` for every `scale_percentage`."
-    def __init__(self,
-                 total_steps:int, # optimizer steps in the whole cycle
-                 max_lr:float, # peak learning rate
-                 end_percentage:float=0.1, # fraction of the steps spent annealing after the cycle, in [0, 1)
-                 scale_percentage:float=None, # start LR as a fraction of `max_lr`, in (0, 1]; None: `end_percentage`
-                 maximum_momentum:float=0.95, # momentum at the start and end; None (with minimum None): no cycling
-                 minimum_momentum:float=0.85): # momentum at the peak LR
+
+    def __init__(
+        self,
+        total_steps: int,  # optimizer steps in the whole cycle
+        max_lr: float,  # peak learning rate
+        end_percentage: float = 0.1,  # fraction of the steps spent annealing after the cycle, in [0, 1)
+        scale_percentage: float = None,  # start LR as a fraction of `max_lr`, in (0, 1]; None: `end_percentage`
+        maximum_momentum: float = 0.95,  # momentum at the start and end; None (with minimum None): no cycling
+        minimum_momentum: float = 0.85,  # momentum at the peak LR
+    ):
         self.check_arguments(max_lr, end_percentage, scale_percentage, maximum_momentum, minimum_momentum)
         super().__init__(total_steps, max_lr, maximum_momentum, minimum_momentum)
         scale_percentage = end_percentage if scale_percentage is None else scale_percentage
         self.end_percentage, self.scale_percentage = float(end_percentage), float(scale_percentage)
         self.mid = int(self.total_steps * (1 - self.end_percentage) / 2)
-        if self.mid < 1: raise argument_error('total_steps', f'enough for end_percentage={end_percentage}: the '
-                                              f'warm-up needs a step (total_steps*(1-end_percentage)/2 >= 1)',
-                                              total_steps)
+        if self.mid < 1:
+            raise argument_error(
+                'total_steps',
+                f'enough for end_percentage={end_percentage}: the '
+                f'warm-up needs a step (total_steps*(1-end_percentage)/2 >= 1)',
+                total_steps,
+            )
         self.lr_schedule, self.momentum_schedule = self._schedules()
 
     @staticmethod
@@ -158,50 +195,81 @@ class ClrCycle(_StepSchedule):
         _check_peak_and_momentum(max_lr, maximum_momentum, minimum_momentum)
         check_range('end_percentage', end_percentage, 0, 1, high_closed=False)
         if scale_percentage is None and end_percentage == 0:
-            raise argument_error('scale_percentage', 'given (in (0, 1]) when end_percentage=0: it defaults to '
-                                 'end_percentage', scale_percentage)
-        check_range('scale_percentage', end_percentage if scale_percentage is None else scale_percentage, 0, 1,
-                    low_closed=False)
+            raise argument_error(
+                'scale_percentage',
+                'given (in (0, 1]) when end_percentage=0: it defaults to end_percentage',
+                scale_percentage,
+            )
+        check_range(
+            'scale_percentage', end_percentage if scale_percentage is None else scale_percentage, 0, 1, low_closed=False
+        )
 
     @property
-    def config(self): return dict(total_steps=self.total_steps, max_lr=self.max_lr, end_percentage=self.end_percentage,
-                                  scale_percentage=self.scale_percentage, maximum_momentum=self.maximum_momentum,
-                                  minimum_momentum=self.minimum_momentum)
+    def config(self):
+        return dict(
+            total_steps=self.total_steps,
+            max_lr=self.max_lr,
+            end_percentage=self.end_percentage,
+            scale_percentage=self.scale_percentage,
+            maximum_momentum=self.maximum_momentum,
+            minimum_momentum=self.minimum_momentum,
+        )
 
     def _schedules(self):
         "(LR, momentum) `Schedule`s: up to the peak at `mid`, back down at `2 mid`, then the anneal; held from N-1."
         s, top, mid, hi, lo = self.scale_percentage, self.max_lr, self.mid, self.maximum_momentum, self.minimum_momentum
         rest, last = self.total_steps - 2 * mid, self.total_steps - 1
         lr = Schedule([(mid, top * s, top), (mid, top, top * s), (rest, top * s, top * s / 100)], hold_from=last)
-        momentum = None if hi is None else Schedule([(mid, hi, lo), (mid, lo, hi), (rest, hi, hi, 'constant')],
-                                                    hold_from=last)
+        momentum = (
+            None if hi is None else Schedule([(mid, hi, lo), (mid, lo, hi), (rest, hi, hi, 'constant')], hold_from=last)
+        )
         return lr, momentum
 
-SeedCycle = ClrCycle   # this package's earlier name for it, kept for code that used it
+
+SeedCycle = ClrCycle  # this package's earlier name for it, kept for code that used it
 
 # %% ../nbs/01_schedules.ipynb #b0571975
 class TorchCycle(_StepSchedule):
     "The shape of `torch.optim.lr_scheduler.OneCycleLR`, step for step."
-    def __init__(self,
-                 total_steps:int, # optimizer steps in the whole cycle
-                 max_lr:float, # peak learning rate
-                 pct_start:float=0.3, # fraction of the steps spent warming up, in (0, 1)
-                 anneal_strategy:str='cos', # 'cos' or 'linear'
-                 div_factor:float=25., # start LR = max_lr/div_factor, >= 1
-                 final_div_factor:float=1e4, # final LR = start LR/final_div_factor, >= 1/div_factor
-                 three_phase:bool=False, # warm up, come back down to the start LR, then anneal to the final LR
-                 maximum_momentum:float=0.95, # PyTorch's max_momentum; None (with minimum None): no cycling
-                 minimum_momentum:float=0.85): # PyTorch's base_momentum
-        self.check_arguments(max_lr, pct_start, anneal_strategy, div_factor, final_div_factor, three_phase,
-                             maximum_momentum, minimum_momentum)
+
+    def __init__(
+        self,
+        total_steps: int,  # optimizer steps in the whole cycle
+        max_lr: float,  # peak learning rate
+        pct_start: float = 0.3,  # fraction of the steps spent warming up, in (0, 1)
+        anneal_strategy: str = 'cos',  # 'cos' or 'linear'
+        div_factor: float = 25.0,  # start LR = max_lr/div_factor, >= 1
+        final_div_factor: float = 1e4,  # final LR = start LR/final_div_factor, >= 1/div_factor
+        three_phase: bool = False,  # warm up, come back down to the start LR, then anneal to the final LR
+        maximum_momentum: float = 0.95,  # PyTorch's max_momentum; None (with minimum None): no cycling
+        minimum_momentum: float = 0.85,  # PyTorch's base_momentum
+    ):
+        self.check_arguments(
+            max_lr,
+            pct_start,
+            anneal_strategy,
+            div_factor,
+            final_div_factor,
+            three_phase,
+            maximum_momentum,
+            minimum_momentum,
+        )
         super().__init__(total_steps, max_lr, maximum_momentum, minimum_momentum)
         self.pct_start, self.anneal_strategy, self.three_phase = float(pct_start), anneal_strategy, three_phase
         self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
         self.lr_schedule, self.momentum_schedule = self._schedules()
 
     @staticmethod
-    def check_arguments(max_lr, pct_start, anneal_strategy, div_factor, final_div_factor, three_phase,
-                        maximum_momentum, minimum_momentum):
+    def check_arguments(
+        max_lr,
+        pct_start,
+        anneal_strategy,
+        div_factor,
+        final_div_factor,
+        three_phase,
+        maximum_momentum,
+        minimum_momentum,
+    ):
         "Raise a `ValueError` naming the first bad argument: every check but the cycle's length."
         _check_peak_and_momentum(max_lr, maximum_momentum, minimum_momentum)
         check_range('pct_start', pct_start, 0, 1, low_closed=False, high_closed=False)
@@ -213,10 +281,18 @@ class TorchCycle(_StepSchedule):
         check_choice('three_phase', three_phase, (True, False))
 
     @property
-    def config(self): return dict(total_steps=self.total_steps, max_lr=self.max_lr, pct_start=self.pct_start,
-                                  anneal_strategy=self.anneal_strategy, div_factor=self.div_factor,
-                                  final_div_factor=self.final_div_factor, three_phase=self.three_phase,
-                                  maximum_momentum=self.maximum_momentum, minimum_momentum=self.minimum_momentum)
+    def config(self):
+        return dict(
+            total_steps=self.total_steps,
+            max_lr=self.max_lr,
+            pct_start=self.pct_start,
+            anneal_strategy=self.anneal_strategy,
+            div_factor=self.div_factor,
+            final_div_factor=self.final_div_factor,
+            three_phase=self.three_phase,
+            maximum_momentum=self.maximum_momentum,
+            minimum_momentum=self.minimum_momentum,
+        )
 
     def _schedules(self):
         "(LR, momentum) `Schedule`s with PyTorch's phase ends: max_lr at step pct_start*N - 1, the final LR at N - 1."
@@ -224,86 +300,116 @@ class TorchCycle(_StepSchedule):
         start, final = top / self.div_factor, top / self.div_factor / self.final_div_factor
         hi, lo = self.maximum_momentum, self.minimum_momentum
         warm_up_end = self.pct_start * N - 1
-        if self.three_phase: phases = [(warm_up_end, start, top, hi, lo), (2 * self.pct_start * N - 2, top, start, lo,
-                                                                           hi), (N - 1, start, final, hi, hi)]
-        else: phases = [(warm_up_end, start, top, hi, lo), (N - 1, top, final, lo, hi)]
+        if self.three_phase:
+            phases = [
+                (warm_up_end, start, top, hi, lo),
+                (2 * self.pct_start * N - 2, top, start, lo, hi),
+                (N - 1, start, final, hi, hi),
+            ]
+        else:
+            phases = [(warm_up_end, start, top, hi, lo), (N - 1, top, final, lo, hi)]
         ends = [0] + [p[0] for p in phases]
         if any(b <= a for a, b in zip(ends, ends[1:])):
-            raise ValueError(f"pct_start={self.pct_start} with "
-                             f"total_steps={N}{' and three_phase' if self.three_phase else ''} leaves a phase with "
-                             f"no steps (phase ends at steps {[round(e, 3) for e in ends[1:]]}); `pct_start` must "
-                             f"keep every phase at least one step long")
+            raise ValueError(
+                f"pct_start={self.pct_start} with "
+                f"total_steps={N}{' and three_phase' if self.three_phase else ''} leaves a phase with "
+                f"no steps (phase ends at steps {[round(e, 3) for e in ends[1:]]}); `pct_start` must "
+                f"keep every phase at least one step long"
+            )
         lengths = np.diff(ends)
-        lr = Schedule([(n, p[1], p[2], anneal) for n, p in zip(lengths, phases)])   # held from the last end, N - 1
+        lr = Schedule([(n, p[1], p[2], anneal) for n, p in zip(lengths, phases)])  # held from the last end, N - 1
         momentum = None if hi is None else Schedule([(n, p[3], p[4], anneal) for n, p in zip(lengths, phases)])
         return lr, momentum
 
 # %% ../nbs/01_schedules.ipynb #aac3e045
-SHAPES = {'clr': ClrCycle, 'pytorch': TorchCycle}   # the one-cycle shapes by name
-_OLD_SHAPE_NAMES = {'seed': 'clr'}   # what this package called the clr.py shape before
+SHAPES = {'clr': ClrCycle, 'pytorch': TorchCycle}  # the one-cycle shapes by name
+_OLD_SHAPE_NAMES = {'seed': 'clr'}  # what this package called the clr.py shape before
 
-def shape_arguments(shape) -> dict: # a shape: a function or class of (total_steps, peak, ...)
+
+def shape_arguments(shape) -> dict:  # a shape: a function or class of (total_steps, peak, ...)
     "Every argument of `shape` in order, as name: (default, type, help text); a required one's default is `REQUIRED`."
     helps = argument_help(shape)
-    return {name: (p.default, p.annotation, helps.get(name, ''))
-            for name, p in inspect.signature(shape).parameters.items()}
+    return {
+        name: (p.default, p.annotation, helps.get(name, '')) for name, p in inspect.signature(shape).parameters.items()
+    }
 
-REQUIRED = inspect.Parameter.empty   # the default of an argument that has none
 
-def cycle_arguments(shape:str) -> dict: # 'clr' or 'pytorch' (or 'seed', the clr.py shape's old name)
+REQUIRED = inspect.Parameter.empty  # the default of an argument that has none
+
+# %% ../nbs/01_schedules.ipynb #b896e645
+def cycle_arguments(shape: str) -> dict:  # 'clr' or 'pytorch' (or 'seed', the clr.py shape's old name)
     "The arguments of `shape` besides `total_steps` and `max_lr`, as name: (default, help text)."
     shape = _OLD_SHAPE_NAMES.get(shape, shape)
     check_choice('shape', shape, tuple(SHAPES))
-    return {name: (default, text) for name, (default, _, text) in shape_arguments(SHAPES[shape]).items()
-            if name not in ('total_steps', 'max_lr')}
+    return {
+        name: (default, text)
+        for name, (default, _, text) in shape_arguments(SHAPES[shape]).items()
+        if name not in ('total_steps', 'max_lr')
+    }
 
 # %% ../nbs/01_schedules.ipynb #b6ca9d44
 def _shape_of(arguments):
     "The shape class `arguments` (by name) belong to, or a `ValueError` naming the ones that do not fit."
     clr, torch = set(cycle_arguments('clr')), set(cycle_arguments('pytorch'))
     unknown = sorted(set(arguments) - clr - torch)
-    if unknown: raise ValueError(f"unknown one-cycle argument(s) {', '.join(map('`{}`'.format, unknown))}; the clr.py "
-                                 f"shape takes {', '.join(sorted(clr))} and the PyTorch shape "
-                                 f"{', '.join(sorted(torch))}")
+    if unknown:
+        raise ValueError(
+            f"unknown one-cycle argument(s) {', '.join(map('`{}`'.format, unknown))}; the clr.py "
+            f"shape takes {', '.join(sorted(clr))} and the PyTorch shape "
+            f"{', '.join(sorted(torch))}"
+        )
     clr_only, torch_only = sorted(set(arguments) & (clr - torch)), sorted(set(arguments) & (torch - clr))
     if clr_only and torch_only:
-        raise ValueError(f"{', '.join(map('`{}`'.format, clr_only))} belong to the clr.py shape and "
-                         f"{', '.join(map('`{}`'.format, torch_only))} to the PyTorch shape: give the arguments of "
-                         f"one shape, not both")
+        raise ValueError(
+            f"{', '.join(map('`{}`'.format, clr_only))} belong to the clr.py shape and "
+            f"{', '.join(map('`{}`'.format, torch_only))} to the PyTorch shape: give the arguments of "
+            f"one shape, not both"
+        )
     return TorchCycle if torch_only else ClrCycle
 
-def one_cycle(total_steps:int, # optimizer steps in the whole cycle
-              max_lr:float, # peak learning rate
-              end_percentage:float=None, # clr.py shape: fraction of steps annealing after the cycle (None: its default)
-              scale_percentage:float=None, # clr.py shape: start LR as a fraction of max_lr (None: end_percentage)
-              **arguments): # any other argument of `ClrCycle` or `TorchCycle`; one of the PyTorch shape's selects it
+# %% ../nbs/01_schedules.ipynb #d3b4fea0
+def one_cycle(
+    total_steps: int,  # optimizer steps in the whole cycle
+    max_lr: float,  # peak learning rate
+    end_percentage: float = None,  # clr.py shape: fraction of steps annealing after the cycle (None: its default)
+    scale_percentage: float = None,  # clr.py shape: start LR as a fraction of max_lr (None: end_percentage)
+    **arguments,  # any other argument of `ClrCycle` or `TorchCycle`; one of the PyTorch shape's selects it
+):
     "The one-cycle policy over `total_steps`: `ClrCycle`, or `TorchCycle` when an argument only it takes is given."
     arguments = _given(end_percentage, scale_percentage, arguments)
     return _shape_of(arguments)(total_steps, max_lr, **arguments)
 
+# %% ../nbs/01_schedules.ipynb #112c0888
 def _given(end_percentage, scale_percentage, arguments):
     "The arguments given to `one_cycle`: the positional clr.py ones unless None (their defaults), and the rest."
     clr_positional = dict(end_percentage=end_percentage, scale_percentage=scale_percentage)
     return {**{name: value for name, value in clr_positional.items() if value is not None}, **arguments}
 
-def check_cycle_arguments(max_lr:float, # peak learning rate
-                          end_percentage:float=None, # as for `one_cycle`
-                          scale_percentage:float=None, # as for `one_cycle`
-                          **arguments): # as for `one_cycle`
+# %% ../nbs/01_schedules.ipynb #deb45ad4
+def check_cycle_arguments(
+    max_lr: float,  # peak learning rate
+    end_percentage: float = None,  # as for `one_cycle`
+    scale_percentage: float = None,  # as for `one_cycle`
+    **arguments,  # as for `one_cycle`
+):
     "The checks `one_cycle` makes before it knows the cycle's length: a `ValueError` naming the first bad argument."
     arguments = _given(end_percentage, scale_percentage, arguments)
     shape = _shape_of(arguments)
-    bound = inspect.signature(shape).bind(3, max_lr, **arguments); bound.apply_defaults()
+    bound = inspect.signature(shape).bind(3, max_lr, **arguments)
+    bound.apply_defaults()
     shape.check_arguments(**{name: value for name, value in bound.arguments.items() if name != 'total_steps'})
 
 # %% ../nbs/01_schedules.ipynb #0565729c
 class LRRamp(_StepSchedule):
     "The LR range test's ramp from `minimum_lr` (first step) to `maximum_lr` (last step)."
-    def __init__(self,
-                 total_steps:int, # optimizer steps in the test
-                 minimum_lr:float=1e-5, # LR of the first step, > 0
-                 maximum_lr:float=10., # LR of the last step, > minimum_lr
-                 lr_scale:str='exp'): # 'exp' (geometric) or 'linear'
+
+    def __init__(
+        self,
+        total_steps: int,  # optimizer steps in the test
+        minimum_lr: float = 1e-5,  # LR of the first step, > 0
+        maximum_lr: float = 10.0,  # LR of the last step, > minimum_lr
+        lr_scale: str = 'exp',  # 'exp' (geometric) or 'linear'
+    ):
         self.check_arguments(minimum_lr, maximum_lr, lr_scale)
         super().__init__(total_steps, maximum_lr, None, None)
         self.minimum_lr, self.maximum_lr, self.lr_scale = float(minimum_lr), float(maximum_lr), lr_scale
@@ -315,63 +421,82 @@ class LRRamp(_StepSchedule):
         "Raise a `ValueError` naming the first bad argument: every check but the test's length."
         check_range('minimum_lr', minimum_lr, 0, math.inf, low_closed=False, high_closed=False)
         check_choice('lr_scale', lr_scale, ('exp', 'linear'))
-        if not maximum_lr > minimum_lr:   # (a NaN is not > either)
-            raise argument_error('maximum_lr', f'above minimum_lr={minimum_lr!r}: the test ramps from minimum_lr up '
-                                 f'to maximum_lr', maximum_lr)
+        if not maximum_lr > minimum_lr:  # (a NaN is not > either)
+            raise argument_error(
+                'maximum_lr',
+                f'above minimum_lr={minimum_lr!r}: the test ramps from minimum_lr up to maximum_lr',
+                maximum_lr,
+            )
         check_range('maximum_lr', maximum_lr, minimum_lr, math.inf, low_closed=False, high_closed=False)
 
     @property
-    def config(self): return dict(total_steps=self.total_steps, minimum_lr=self.minimum_lr, maximum_lr=self.maximum_lr,
-                                  lr_scale=self.lr_scale)
-
+    def config(self):
+        return dict(
+            total_steps=self.total_steps, minimum_lr=self.minimum_lr, maximum_lr=self.maximum_lr, lr_scale=self.lr_scale
+        )
 
 # %% ../nbs/01_schedules.ipynb #2c390d91
-def warmup_cosine_decay(total_steps:int, # steps of warm-up and decay together (optax's decay_steps)
-                        peak_value:float, # the value at the end of the warm-up
-                        warmup_steps:int=0, # steps of the linear warm-up from init_value, in [0, total_steps)
-                        *,
-                        init_value:float=0.0, # the value at step 0
-                        end_value:float=0.0): # the value at total_steps and after
+def warmup_cosine_decay(
+    total_steps: int,  # steps of warm-up and decay together (optax's decay_steps)
+    peak_value: float,  # the value at the end of the warm-up
+    warmup_steps: int = 0,  # steps of the linear warm-up from init_value, in [0, total_steps)
+    *,
+    init_value: float = 0.0,  # the value at step 0
+    end_value: float = 0.0,  # the value at total_steps and after
+):
     "Linear warm-up to `peak_value`, then cosine decay to `end_value` at `total_steps` (optax's and Keras' shape)."
     check_count('total_steps', total_steps, 1)
     # optax and Keras refuse a decay of no steps
     check_range('warmup_steps', warmup_steps, 0, total_steps, high_closed=False)
-    return Schedule([(warmup_steps, init_value, peak_value), (total_steps - warmup_steps, peak_value, end_value,
-                                                              'cosine')])
+    return Schedule(
+        [(warmup_steps, init_value, peak_value), (total_steps - warmup_steps, peak_value, end_value, 'cosine')]
+    )
 
 # %% ../nbs/01_schedules.ipynb #9f27aaf4
-WSD_DECAY_SHAPES = ('linear', 'cosine', '1-sqrt')   # HF transformers' decay types, names of ANNEALS
+WSD_DECAY_SHAPES = ('linear', 'cosine', '1-sqrt')  # HF transformers' decay types, names of ANNEALS
 
-def warmup_stable_decay(total_steps:int, # steps of the three phases together
-                        peak_value:float, # the value of the stable phase
-                        warmup_steps:int, # steps of the linear warm-up from end_value
-                        decay_steps:int, # steps of the cool-down at the end, to end_value
-                        *,
-                        decay_shape:str='1-sqrt', # the cool-down's curve: 'linear', 'cosine' or '1-sqrt'
-                        end_value:float=0.0): # the value at step 0 and from total_steps on
+
+def warmup_stable_decay(
+    total_steps: int,  # steps of the three phases together
+    peak_value: float,  # the value of the stable phase
+    warmup_steps: int,  # steps of the linear warm-up from end_value
+    decay_steps: int,  # steps of the cool-down at the end, to end_value
+    *,
+    decay_shape: str = '1-sqrt',  # the cool-down's curve: 'linear', 'cosine' or '1-sqrt'
+    end_value: float = 0.0,  # the value at step 0 and from total_steps on
+):
     "Warm up to `peak_value`, hold it, cool down to `end_value` over the last `decay_steps` (HF's WSD schedule)."
     check_count('total_steps', total_steps, 1)
     check_range('warmup_steps', warmup_steps, 0, total_steps)
     check_range('decay_steps', decay_steps, 0, total_steps - warmup_steps)
     check_choice('decay_shape', decay_shape, WSD_DECAY_SHAPES)
     stable = total_steps - warmup_steps - decay_steps
-    return Schedule([(warmup_steps, end_value, peak_value), (stable, peak_value, peak_value, 'constant'),
-                     (decay_steps, peak_value, end_value, decay_shape)])
+    return Schedule(
+        [
+            (warmup_steps, end_value, peak_value),
+            (stable, peak_value, peak_value, 'constant'),
+            (decay_steps, peak_value, end_value, decay_shape),
+        ]
+    )
 
 # %% ../nbs/01_schedules.ipynb #8107ca0b
-def linear_to_zero(total_steps:int, # steps of warm-up and decay together
-                   peak_value:float, # the value at the end of the warm-up
-                   warmup_steps:int=0): # steps of the linear warm-up from 0
+def linear_to_zero(
+    total_steps: int,  # steps of warm-up and decay together
+    peak_value: float,  # the value at the end of the warm-up
+    warmup_steps: int = 0,  # steps of the linear warm-up from 0
+):
     "Linear warm-up to `peak_value`, then linear decay to 0 at `total_steps`."
     return warmup_stable_decay(total_steps, peak_value, warmup_steps, total_steps - warmup_steps, decay_shape='linear')
 
 # %% ../nbs/01_schedules.ipynb #1485b14d
-def fastai_one_cycle(total_steps:int, # optimizer steps of the run
-                     lr_max:float, # the peak learning rate
-                     div:float=25., # start LR = lr_max/div
-                     div_final:float=1e5, # final LR = lr_max/div_final
-                     pct_start:float=0.25, # fraction of the steps rising to lr_max, in (0, 1)
-                     moms:tuple=(0.95, 0.85, 0.95)): # momentum at the start, at lr_max and at the end
+def fastai_one_cycle(
+    total_steps: int,  # optimizer steps of the run
+    lr_max: float,  # the peak learning rate
+    div: float = 25.0,  # start LR = lr_max/div
+    div_final: float = 1e5,  # final LR = lr_max/div_final
+    pct_start: float = 0.25,  # fraction of the steps rising to lr_max, in (0, 1)
+    moms: tuple = (0.95, 0.85, 0.95),  # momentum at the start, at lr_max and at the end
+):
     "fastai's `fit_one_cycle` schedules, step for step: {'learning_rate': Schedule, 'momentum': Schedule}."
     check_count('total_steps', total_steps, 1)
     check_range('pct_start', pct_start, 0, 1, low_closed=False, high_closed=False)
@@ -380,39 +505,57 @@ def fastai_one_cycle(total_steps:int, # optimizer steps of the run
     return dict(learning_rate=cosines(lr_max / div, lr_max, lr_max / div_final), momentum=cosines(*moms))
 
 # %% ../nbs/01_schedules.ipynb #2d63431f
-def flat_cosine(total_steps:int, # optimizer steps of the run
-                lr:float, # the flat learning rate
-                pct_start:float=0.75, # fraction of the steps at `lr`, in [0, 1)
-                div_final:float=1e5): # final LR = lr/div_final
+def flat_cosine(
+    total_steps: int,  # optimizer steps of the run
+    lr: float,  # the flat learning rate
+    pct_start: float = 0.75,  # fraction of the steps at `lr`, in [0, 1)
+    div_final: float = 1e5,  # final LR = lr/div_final
+):
     "fastai's `fit_flat_cos`: `lr` for the first `pct_start` of the steps, then cosine down to `lr/div_final`."
     check_range('pct_start', pct_start, 0, 1, high_closed=False)
     flat = pct_start * total_steps
     return Schedule([(flat, lr, lr, 'constant'), (total_steps - flat, lr, lr / div_final, 'cosine')])
 
 # %% ../nbs/01_schedules.ipynb #03d8633a
-SCHEDULE_SHAPES = {**SHAPES, **{shape.__name__: shape for shape in (
-    warmup_cosine_decay, warmup_stable_decay, linear_to_zero, fastai_one_cycle, flat_cosine)}}   # every shape by name
+SCHEDULE_SHAPES = {
+    **SHAPES,
+    **{
+        shape.__name__: shape
+        for shape in (warmup_cosine_decay, warmup_stable_decay, linear_to_zero, fastai_one_cycle, flat_cosine)
+    },
+}  # every shape by name
 
-def hyperparameter_schedules(schedules) -> dict: # what a shape of `SCHEDULE_SHAPES` gives
+
+def hyperparameter_schedules(schedules) -> dict:  # what a shape of `SCHEDULE_SHAPES` gives
     "`schedules` as {hyperparameter: Schedule}: a one-cycle policy's LR and momentum; a lone `Schedule` is the LR's."
-    if isinstance(schedules, dict): return schedules
-    if isinstance(schedules, Schedule): return {'learning_rate': schedules}
-    return {'learning_rate': schedules.lr_schedule,
-            **({'momentum': schedules.momentum_schedule} if schedules.cycles_momentum else {})}
+    if isinstance(schedules, dict):
+        return schedules
+    if isinstance(schedules, Schedule):
+        return {'learning_rate': schedules}
+    return {
+        'learning_rate': schedules.lr_schedule,
+        **({'momentum': schedules.momentum_schedule} if schedules.cycles_momentum else {}),
+    }
 
 # %% ../nbs/01_schedules.ipynb #0afcb991
 class ShapeToFit:
     "A shape with every argument but `total_steps`, which `ParamScheduler` gives it when `fit` begins."
-    def __init__(self,
-                 shape, # a shape of `SCHEDULE_SHAPES` that gives one `Schedule`, or any function of (total_steps, ...)
-                 **arguments): # the shape's other arguments
-        try: inspect.signature(shape).bind(1, **arguments)
+
+    def __init__(
+        self,
+        shape,  # a shape of `SCHEDULE_SHAPES` that gives one `Schedule`, or any function of (total_steps, ...)
+        **arguments,  # the shape's other arguments
+    ):
+        try:
+            inspect.signature(shape).bind(1, **arguments)
         except TypeError as e:
-            raise ValueError(f"Argument `arguments` must be the arguments of `{shape.__name__}` but total_steps "
-                             f"({e}). Received: {arguments}") from None
+            raise ValueError(
+                f"Argument `arguments` must be the arguments of `{shape.__name__}` but total_steps "
+                f"({e}). Received: {arguments}"
+            ) from None
         self.shape, self.arguments = shape, arguments
 
-    def __call__(self, total_steps:int) -> Schedule: # the fit's length, in optimizer updates
+    def __call__(self, total_steps: int) -> Schedule:  # the fit's length, in optimizer updates
         "The schedule over `total_steps`."
         return self.shape(total_steps, **self.arguments)
 
@@ -425,8 +568,10 @@ document(ClrCycle, "ClrCycle(1000, max_lr=0.1, end_percentage=0.1).lr(999)")
 document(TorchCycle, "TorchCycle(1000, max_lr=0.1, pct_start=0.3).momentum(299)")
 document(LRRamp, "LRRamp(100, minimum_lr=1e-5, maximum_lr=10.).lr(np.arange(100))")
 document(cycle_arguments, "cycle_arguments('pytorch')['div_factor']   # (25.0, 'start LR = max_lr/div_factor, >= 1')")
-document(check_cycle_arguments,
-         "check_cycle_arguments(0.1, pct_start=1.5)   # ValueError: Argument `pct_start` must be a number in (0, 1)")
+document(
+    check_cycle_arguments,
+    "check_cycle_arguments(0.1, pct_start=1.5)   # ValueError: Argument `pct_start` must be a number in (0, 1)",
+)
 document(Schedule, "Schedule([(100, 0., 0.1), (900, 0.1, 0., 'cosine')])(np.arange(1000))")
 document(join_schedules, "join_schedules(linear_to_zero(100, 0.1, 100), flat_cosine(900, 0.1))")
 document(warmup_cosine_decay, "keras.optimizers.AdamW(ScheduleLR(warmup_cosine_decay(10_000, 1e-3, 500)))")

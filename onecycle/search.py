@@ -7,42 +7,85 @@ __all__ = ['SearchResult', 'find_momentum', 'find_weight_decay']
 
 # %% ../nbs/06_search.ipynb #650bbd08
 from pathlib import Path
-import numpy as np
 from .core import document, argument_error
 from .curves import Curve
 
 # %% ../nbs/06_search.ipynb #a658e3dc
-def _run_search(build_model, data, values, name, minimum_lr, maximum_lr, validation_data=None, batch_size=None,
-                num_steps=None, validation_sample_rate=5, loss_smoothing_beta=0.98, save_dir=None, verbose=1, seed=0):
+def _run_search(
+    build_model,
+    data,
+    values,
+    name,
+    minimum_lr,
+    maximum_lr,
+    validation_data=None,
+    batch_size=None,
+    num_steps=None,
+    validation_sample_rate=5,
+    loss_smoothing_beta=0.98,
+    save_dir=None,
+    verbose=1,
+    seed=0,
+):
     "One linear LR range test per value on `build_model(value)`; the `SearchResult`."
-    from onecycle.lr_finder import LRFinder   # Keras is loaded when a search runs, not to read a saved one
-    if not values: raise argument_error('values', f'a list of at least one {name} to try', values)
+    from onecycle.lr_finder import LRFinder  # Keras is loaded when a search runs, not to read a saved one
+
+    if not values:
+        raise argument_error('values', f'a list of at least one {name} to try', values)
     x, y = data if isinstance(data, (tuple, list)) else (data, None)
     curves = {}
     for i, value in enumerate(values, 1):
-        if verbose: print(f"[{i}/{len(values)}] {name} = {value}")
+        if verbose:
+            print(f"[{i}/{len(values)}] {name} = {value}")
         model = build_model(value)
         folder = None if save_dir is None else Path(save_dir) / f'{name}-{value}'
-        finder = LRFinder(None, batch_size, minimum_lr, maximum_lr, 'linear', validation_data, validation_sample_rate,
-                          None, loss_smoothing_beta, folder, int(bool(verbose)), num_steps=num_steps, seed=seed)
-        model.fit(x, y, batch_size=batch_size, epochs=1, steps_per_epoch=num_steps, shuffle=y is not None,
-                  callbacks=[finder], verbose=verbose)
+        finder = LRFinder(
+            None,
+            batch_size,
+            minimum_lr,
+            maximum_lr,
+            'linear',
+            validation_data,
+            validation_sample_rate,
+            None,
+            loss_smoothing_beta,
+            folder,
+            int(bool(verbose)),
+            num_steps=num_steps,
+            seed=seed,
+        )
+        model.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=1,
+            steps_per_epoch=num_steps,
+            shuffle=y is not None,
+            callbacks=[finder],
+            verbose=verbose,
+        )
         curves[value] = finder.curve
     return SearchResult(name, curves)
 
 # %% ../nbs/06_search.ipynb #fddb5201
 class SearchResult:
     "The curves of a momentum or weight-decay search, with a table and a recommended value."
-    def __init__(self,
-                 name:str, # the hyperparameter searched: 'momentum' or 'weight_decay' (any name)
-                 curves:dict): # value: its `Curve`
+
+    def __init__(
+        self,
+        name: str,  # the hyperparameter searched: 'momentum' or 'weight_decay' (any name)
+        curves: dict,  # value: its `Curve`
+    ):
         self.name, self.curves = name, dict(curves)
 
     @property
     def table(self):
         "One row per value: min_loss and lr_at_min (the curve's `lowest` point), noise (`Curve.noise`)."
-        return [{self.name: value, 'min_loss': loss, 'lr_at_min': lr, 'noise': curve.noise()}
-                for value, curve in self.curves.items() for lr, loss in [curve.lowest()]]
+        return [
+            {self.name: value, 'min_loss': loss, 'lr_at_min': lr, 'noise': curve.noise()}
+            for value, curve in self.curves.items()
+            for lr, loss in [curve.lowest()]
+        ]
 
     @property
     def recommended(self):
@@ -54,22 +97,27 @@ class SearchResult:
         steady = [row for row in close if row['noise'] <= 1.5 * least_noise]
         return min(steady, key=lambda row: row['min_loss'])[self.name]
 
-    def plot(self,
-             ax=None, # matplotlib axes to draw on; None: a new figure
-             clip_start:int=0): # points to leave out at the start of each curve
+    def plot(
+        self,
+        ax=None,  # matplotlib axes to draw on; None: a new figure
+        clip_start: int = 0,  # points to leave out at the start of each curve
+    ):
         "All the curves on one plot, loss against the learning rate."
-        for value, curve in self.curves.items(): ax = curve.clip(clip_start).plot(None, ax,
-            label=f'{self.name} {value}')
+        for value, curve in self.curves.items():
+            ax = curve.clip(clip_start).plot(None, ax, label=f'{self.name} {value}')
         ax.set_title(f'{self.name} search (recommended: {self.recommended})')
         return ax
 
     @classmethod
-    def load(cls,
-             directory, # a search's `save_dir`: one folder `<name>-<value>` per value
-             name:str=None): # the hyperparameter; None: read from the folder names
+    def load(
+        cls,
+        directory,  # a search's `save_dir`: one folder `<name>-<value>` per value
+        name: str = None,  # the hyperparameter; None: read from the folder names
+    ):
         "A saved search (this package's or the old scripts')."
         folders = [p for p in Path(directory).iterdir() if p.is_dir() and '-' in p.name]
-        if not folders: raise FileNotFoundError(f"no saved search (folders <name>-<value>) in {str(directory)!r}")
+        if not folders:
+            raise FileNotFoundError(f"no saved search (folders <name>-<value>) in {str(directory)!r}")
         name = name or sorted(folders)[0].name.split('-', 1)[0]
         values = sorted((float(p.name.split('-', 1)[1]), p) for p in folders if p.name.startswith(f'{name}-'))
         return cls(name, {value: Curve.load(folder) for value, folder in values})
@@ -81,39 +129,58 @@ class SearchResult:
         return '\n'.join(lines + [f"recommended {self.name}: {self.recommended}"])
 
 # %% ../nbs/06_search.ipynb #977fa736
-def find_momentum(build_model, # build_model(momentum) -> a compiled model using that momentum
-                  data, # training data: (x, y) arrays or a tf.data.Dataset
-                  values=(0.8, 0.85, 0.9, 0.95, 0.99), # momenta to try
-                  *,
-                  minimum_lr:float, # LR of the first step (e.g. max_lr / 10)
-                  maximum_lr:float, # LR of the last step (e.g. the max_lr found)
-                  validation_data:tuple=None, # (x, y) to record the validation loss on (recommended)
-                  batch_size:int=None, # batch size for array data
-                  num_steps:int=None, # steps per test; None: one epoch
-                  validation_sample_rate:int=5, # validation batches per step; negative: all of it
-                  loss_smoothing_beta:float=0.98, # the old README suggests 0.99 or 0.995 for noisy curves
-                  save_dir:str=None, # folder for one sub-folder per value, written as each run ends
-                  verbose:int=1, # progress and Keras' progress bar
-                  seed:int=0): # seed for the validation batches
+def find_momentum(
+    build_model,  # build_model(momentum) -> a compiled model using that momentum
+    data,  # training data: (x, y) arrays or a tf.data.Dataset
+    values=(0.8, 0.85, 0.9, 0.95, 0.99),  # momenta to try
+    *,
+    minimum_lr: float,  # LR of the first step (e.g. max_lr / 10)
+    maximum_lr: float,  # LR of the last step (e.g. the max_lr found)
+    validation_data: tuple = None,  # (x, y) to record the validation loss on (recommended)
+    batch_size: int = None,  # batch size for array data
+    num_steps: int = None,  # steps per test; None: one epoch
+    validation_sample_rate: int = 5,  # validation batches per step; negative: all of it
+    loss_smoothing_beta: float = 0.98,  # the old README suggests 0.99 or 0.995 for noisy curves
+    save_dir: str = None,  # folder for one sub-folder per value, written as each run ends
+    verbose: int = 1,  # progress and Keras' progress bar
+    seed: int = 0,  # seed for the validation batches
+):
     "The old README's momentum search: a linear LR range test per momentum on a fresh model."
-    return _run_search(build_model, data, values, 'momentum', minimum_lr, maximum_lr, validation_data, batch_size,
-                       num_steps,
-                       validation_sample_rate, loss_smoothing_beta, save_dir, verbose, seed)
+    return _run_search(
+        build_model,
+        data,
+        values,
+        'momentum',
+        minimum_lr,
+        maximum_lr,
+        validation_data,
+        batch_size,
+        num_steps,
+        validation_sample_rate,
+        loss_smoothing_beta,
+        save_dir,
+        verbose,
+        seed,
+    )
 
 # %% ../nbs/06_search.ipynb #73f1f61b
-def find_weight_decay(build_model, # build_model(weight_decay) -> a compiled model using it (optimizer or L2)
-                      data, # training data: (x, y) arrays or a tf.data.Dataset
-                      values=(1e-3, 1e-4, 1e-5, 1e-6, 1e-7), # the coarse grid; refine around the best afterwards
-                      *,
-                      minimum_lr:float, # LR of the first step
-                      maximum_lr:float, # LR of the last step
-                      **kwargs): # as for `find_momentum`: validation_data, batch_size, num_steps, save_dir, verbose...
+def find_weight_decay(
+    build_model,  # build_model(weight_decay) -> a compiled model using it (optimizer or L2)
+    data,  # training data: (x, y) arrays or a tf.data.Dataset
+    values=(1e-3, 1e-4, 1e-5, 1e-6, 1e-7),  # the coarse grid; refine around the best afterwards
+    *,
+    minimum_lr: float,  # LR of the first step
+    maximum_lr: float,  # LR of the last step
+    **kwargs,  # as for `find_momentum`: validation_data, batch_size, num_steps, save_dir, verbose...
+):
     "The old README's weight-decay search: a linear LR range test per weight decay on a fresh model."
     return _run_search(build_model, data, values, 'weight_decay', minimum_lr, maximum_lr, **kwargs)
 
 # %% ../nbs/06_search.ipynb #bc79f1cf
-document(find_momentum,
-         "find_momentum(build_model, (x, y), minimum_lr=max_lr / 10, maximum_lr=max_lr, validation_data=(x_val, "
-         "y_val)).recommended")
+document(
+    find_momentum,
+    "find_momentum(build_model, (x, y), minimum_lr=max_lr / 10, maximum_lr=max_lr, validation_data=(x_val, "
+    "y_val)).recommended",
+)
 document(find_weight_decay, "find_weight_decay(build_model, (x, y), minimum_lr=max_lr / 10, maximum_lr=max_lr).plot()")
 document(SearchResult, "print(search); search.recommended; SearchResult.load('searches/momentum').plot()")

@@ -14,74 +14,97 @@ import keras
 from .core import document
 
 # %% ../nbs/12_testing.ipynb #a394c308
-STEPS_PER_EXECUTION = (1,) if keras.backend.backend() == 'torch' else (1, 4)   # Keras on PyTorch runs one step per call
+STEPS_PER_EXECUTION = (1,) if keras.backend.backend() == 'torch' else (1, 4)  # Keras on PyTorch runs one step per call
 
-def digits(count:int=None): # how many of the 1,797 digits, in scikit-learn's order; None: all
+
+def digits(count: int = None):  # how many of the 1,797 digits, in scikit-learn's order; None: all
     "scikit-learn's handwritten digits: float32 inputs in [0, 1] (N, 64) and one-hot float32 targets (N, 10)."
-    try: from sklearn.datasets import load_digits
-    except ImportError as e: raise ImportError("onecycle.testing needs scikit-learn: pip install -e '.[dev]'") from e
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:
+        raise ImportError("onecycle.testing needs scikit-learn: pip install -e '.[dev]'") from e
     x, labels = load_digits(return_X_y=True)
     return (x[:count] / 16).astype('float32'), np.eye(10, dtype='float32')[labels[:count]]
 
+# %% ../nbs/12_testing.ipynb #af10d29a
 def initial_weights():
     "The classifier's fixed initial kernel (64, 10) and bias (10,), as float32."
     return np.random.default_rng(0).normal(scale=0.1, size=(64, 10)).astype('float32'), np.zeros(10, 'float32')
 
-def softmax_classifier(optimizer=None, # the optimizer to compile with; None: SGD(0.1)
-                       steps_per_execution:int=1): # Keras' steps per train-function call
+# %% ../nbs/12_testing.ipynb #d27ed866
+def softmax_classifier(
+    optimizer=None,  # the optimizer to compile with; None: SGD(0.1)
+    steps_per_execution: int = 1,  # Keras' steps per train-function call
+):
     "A one-layer softmax classifier of the 8x8 digits (it returns logits), from `initial_weights`, compiled."
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
     model.set_weights(list(initial_weights()))
-    model.compile(optimizer or keras.optimizers.SGD(0.1), keras.losses.CategoricalCrossentropy(from_logits=True),
-                  steps_per_execution=steps_per_execution)
+    model.compile(
+        optimizer or keras.optimizers.SGD(0.1),
+        keras.losses.CategoricalCrossentropy(from_logits=True),
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 # %% ../nbs/12_testing.ipynb #ab9b217c
-def keras_has(name:str): # an optimizer class of `keras.optimizers`, e.g. 'MultiOptimizer'
+def keras_has(name: str):  # an optimizer class of `keras.optimizers`, e.g. 'MultiOptimizer'
     "Whether this Keras has `keras.optimizers.<name>`; if not, print that the checks of it are skipped."
-    if hasattr(keras.optimizers, name): return True
+    if hasattr(keras.optimizers, name):
+        return True
     print(f"skipped here: this Keras ({keras.__version__}) has no keras.optimizers.{name}; CI checks it on the newest")
     return False
 
 # %% ../nbs/12_testing.ipynb #876b3dd9
-def _softmax(z): e = np.exp(z - z.max(1, keepdims=True)); return e / e.sum(1, keepdims=True)
+def _softmax(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
 
-def cross_entropy(params, # (kernel, bias)
-                  x, # inputs (N, 64)
-                  y): # one-hot targets (N, 10)
+# %% ../nbs/12_testing.ipynb #b80f7112
+def cross_entropy(
+    params,  # (kernel, bias)
+    x,  # inputs (N, 64)
+    y,  # one-hot targets (N, 10)
+):
     "The mean softmax cross-entropy of the classifier with `params` on `x`, `y`, in float64."
     z = x.astype(float) @ params[0] + params[1]
     z = z - z.max(1, keepdims=True)
     return float(np.mean(np.log(np.exp(z).sum(1)) - (z * y).sum(1)))
 
+# %% ../nbs/12_testing.ipynb #8fcdab02
 def _batch(x, y, k, batch_size):
     "Batch `k` of `x`, `y` in order, cycling over the data."
     start = batch_size * (k % math.ceil(len(x) / batch_size))
-    return x[start:start + batch_size].astype(float), y[start:start + batch_size]
+    return x[start : start + batch_size].astype(float), y[start : start + batch_size]
 
+# %% ../nbs/12_testing.ipynb #e4f87ffc
 def _gradients(params, x, y):
     d = (_softmax(x @ params[0] + params[1]) - y) / len(x)
     return x.T @ d, d.sum(0)
 
+# %% ../nbs/12_testing.ipynb #246d30b5
 class Replay(NamedTuple):
     "What `numpy_training` replayed: the weights, the first moments, and each update's training loss before it."
+
     params: list
     buffers: list
     losses: np.ndarray
 
-def numpy_training(kind:str, # 'sgd' (momentum, Nesterov) or 'adam' (AdamW with weight_decay)
-                   lrs, # the learning rate of each update
-                   momenta, # the momentum (SGD) or beta_1 (Adam) of each update
-                   x, # inputs (N, 64)
-                   y, # one-hot targets (N, 10)
-                   nesterov:bool=False, # SGD: Nesterov momentum
-                   weight_decay:float=0., # Adam: decoupled weight decay (AdamW)
-                   params=None, # the starting (kernel, bias); None: `initial_weights`
-                   buffers=None, # the starting first moments; None: zeros
-                   accumulate:int=1, # batches per update (gradient accumulation)
-                   skip:int=0, # batches passed over first
-                   batch_size:int=32, # rows per batch
-                   after_update=None): # called as after_update(params, i) after update i
+# %% ../nbs/12_testing.ipynb #891e0de9
+def numpy_training(
+    kind: str,  # 'sgd' (momentum, Nesterov) or 'adam' (AdamW with weight_decay)
+    lrs,  # the learning rate of each update
+    momenta,  # the momentum (SGD) or beta_1 (Adam) of each update
+    x,  # inputs (N, 64)
+    y,  # one-hot targets (N, 10)
+    nesterov: bool = False,  # SGD: Nesterov momentum
+    weight_decay: float = 0.0,  # Adam: decoupled weight decay (AdamW)
+    params=None,  # the starting (kernel, bias); None: `initial_weights`
+    buffers=None,  # the starting first moments; None: zeros
+    accumulate: int = 1,  # batches per update (gradient accumulation)
+    skip: int = 0,  # batches passed over first
+    batch_size: int = 32,  # rows per batch
+    after_update=None,  # called as after_update(params, i) after update i
+):
     "The classifier trained by `len(lrs)` updates of `kind` on the batches of `x`, `y` in order, in float64."
     params = [p.astype(float) for p in (params or initial_weights())]
     m = [b.astype(float) for b in buffers] if buffers else [np.zeros_like(p) for p in params]
@@ -96,17 +119,21 @@ def numpy_training(kind:str, # 'sgd' (momentum, Nesterov) or 'adam' (AdamW with 
                 params[j] = params[j] + (mu * m[j] - lr * g if nesterov else m[j])
             else:
                 params[j] = params[j] - params[j] * weight_decay * lr
-                m[j] += (g - m[j]) * (1 - mu); v[j] += (g * g - v[j]) * (1 - 0.999)
+                m[j] += (g - m[j]) * (1 - mu)
+                v[j] += (g * g - v[j]) * (1 - 0.999)
                 step_size = lr * np.sqrt(1 - 0.999 ** (i + 1)) / (1 - mu ** (i + 1))
                 params[j] = params[j] - step_size * m[j] / (np.sqrt(v[j]) + 1e-7)
-        if after_update: after_update(params, i)
+        if after_update:
+            after_update(params, i)
     return Replay(params, m, np.array(losses))
 
 # %% ../nbs/12_testing.ipynb #360cdf83
-def data_parallel_worker(process_id:int, # this process' index, from 0
-                         processes:int, # how many processes run
-                         port:int, # the port of the coordinator (process 0) on 127.0.0.1
-                         out:str): # the folder for this process' results, `<process_id>.npz`
+def data_parallel_worker(
+    process_id: int,  # this process' index, from 0
+    processes: int,  # how many processes run
+    port: int,  # the port of the coordinator (process 0) on 127.0.0.1
+    out: str,  # the folder for this process' results, `<process_id>.npz`
+):
     "One process of a JAX `DataParallel` run: OneCycleLR, ParamScheduler and lr_find on a tf.data input of digits."
     if keras.backend.backend() != 'jax':
         raise RuntimeError(f"data_parallel_worker runs on JAX; this Keras runs on {keras.backend.backend()}")
@@ -114,41 +141,68 @@ def data_parallel_worker(process_id:int, # this process' index, from 0
     from .callbacks import OneCycleLR, ParamScheduler
     from .schedules import ShapeToFit, warmup_cosine_decay
     from .lr_finder import lr_find
+
     keras.distribution.initialize(f'127.0.0.1:{port}', processes, process_id)
     keras.distribution.set_distribution(keras.distribution.DataParallel())
-    dataset = tf.data.Dataset.from_tensor_slices(digits(512)).batch(64)   # each process runs its part of each batch
+    dataset = tf.data.Dataset.from_tensor_slices(digits(512)).batch(64)  # each process runs its part of each batch
     model, cycle = softmax_classifier(keras.optimizers.SGD(0.1, momentum=0.9)), OneCycleLR(max_lr=0.5, verbose=0)
     model.fit(dataset, epochs=3, verbose=0, callbacks=[cycle])
-    results = dict(cycle_weights=model.get_weights()[0], cycle_lr=cycle.history['lr'],
-                   cycle_momentum=cycle.history['momentum'], cycle_updates=int(model.optimizer.iterations))
+    results = dict(
+        cycle_weights=model.get_weights()[0],
+        cycle_lr=cycle.history['lr'],
+        cycle_momentum=cycle.history['momentum'],
+        cycle_updates=int(model.optimizer.iterations),
+    )
     model = softmax_classifier(keras.optimizers.SGD(0.1))
     scheduler = ParamScheduler({'learning_rate': ShapeToFit(warmup_cosine_decay, peak_value=0.5, warmup_steps=4)})
     model.fit(dataset, epochs=2, verbose=0, callbacks=[scheduler])
     results.update(scheduled_weights=model.get_weights()[0], scheduled_lr=scheduler.history['learning_rate'])
     finder = lr_find(model, dataset, verbose=0)
-    results.update(found_lrs=finder.curve.lrs, found_losses=finder.curve.raw_losses,
-                   restored_weights=model.get_weights()[0])
+    results.update(
+        found_lrs=finder.curve.lrs, found_losses=finder.curve.raw_losses, restored_weights=model.get_weights()[0]
+    )
     np.savez(os.path.join(out, f'{process_id}.npz'), **results)
 
 # %% ../nbs/12_testing.ipynb #7b61ca04
 def _free_port():
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
-def run_processes(processes:int=2, # how many JAX processes
-                  timeout:float=600): # seconds they may take together
+# %% ../nbs/12_testing.ipynb #48fd5498
+def run_processes(
+    processes: int = 2,  # how many JAX processes
+    timeout: float = 600,  # seconds they may take together
+):
     "Run `data_parallel_worker` in `processes` JAX processes on 127.0.0.1; each one's results, as a dict of arrays."
     with tempfile.TemporaryDirectory() as out:
-        code = (f"import sys; from onecycle.testing import data_parallel_worker; "
-                f"data_parallel_worker(int(sys.argv[1]), {processes}, {_free_port()}, {out!r})")
+        code = (
+            f"import sys; from onecycle.testing import data_parallel_worker; "
+            f"data_parallel_worker(int(sys.argv[1]), {processes}, {_free_port()}, {out!r})"
+        )
         env = {**os.environ, 'KERAS_BACKEND': 'jax', 'JAX_PLATFORMS': 'cpu'}
-        runs = [subprocess.Popen([sys.executable, '-c', code, str(i)], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True) for i in range(processes)]
-        try: outputs = [run.communicate(timeout=timeout)[0] for run in runs]
+        runs = [
+            subprocess.Popen(
+                [sys.executable, '-c', code, str(i)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for i in range(processes)
+        ]
+        try:
+            outputs = [run.communicate(timeout=timeout)[0] for run in runs]
         finally:
-            for run in runs: run.kill()
-        failed = [f"process {i} (exit {run.returncode}):\n{output[-3000:]}" for i, (run, output)
-                  in enumerate(zip(runs, outputs)) if run.returncode]
-        if failed: raise RuntimeError("a data-parallel process failed: " + "\n".join(failed))
+            for run in runs:
+                run.kill()
+        failed = [
+            f"process {i} (exit {run.returncode}):\n{output[-3000:]}"
+            for i, (run, output) in enumerate(zip(runs, outputs))
+            if run.returncode
+        ]
+        if failed:
+            raise RuntimeError("a data-parallel process failed: " + "\n".join(failed))
         return [dict(np.load(os.path.join(out, f'{i}.npz'))) for i in range(processes)]
 
 # %% ../nbs/12_testing.ipynb #48eeeb0c

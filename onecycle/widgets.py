@@ -12,8 +12,14 @@ from pathlib import Path
 import numpy as np
 import ipywidgets as w
 from .core import document, patch_to, forget_patched, check_choice
-from .schedules import (SHAPES, SCHEDULE_SHAPES, REQUIRED, WSD_DECAY_SHAPES, shape_arguments,
-                                hyperparameter_schedules)
+from onecycle.schedules import (
+    SHAPES,
+    SCHEDULE_SHAPES,
+    REQUIRED,
+    WSD_DECAY_SHAPES,
+    shape_arguments,
+    hyperparameter_schedules,
+)
 from .curves import Curve, SUGGESTION_METHODS
 from .search import SearchResult
 
@@ -21,33 +27,44 @@ from .search import SearchResult
 def _figure(ncols=1, width=6.5):
     "A figure that is not shown by itself: the widgets display it when they update."
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, 3.4), squeeze=False)
     plt.close(fig)
     return fig, list(axes[0])
 
-def _error(message): return f'<span style="color:#b00020">{escape(str(message))}</span>'
+# %% ../nbs/07_widgets.ipynb #9d4cefff
+def _error(message):
+    return f'<span style="color:#b00020">{escape(str(message))}</span>'
 
+# %% ../nbs/07_widgets.ipynb #b5368cfb
 class _PlotImage:
     "A figure shown as a PNG in an HTML widget, redrawn on demand."
-    def __init__(self, fig): self.fig, self.widget, self.description = fig, w.HTML(), ''
 
-    def show(self, description:str): # what the figure shows, in words: the image's title and alt text
+    def __init__(self, fig):
+        self.fig, self.widget, self.description = fig, w.HTML(), ''
+
+    def show(self, description: str):  # what the figure shows, in words: the image's title and alt text
         "Send the figure as it is now with its description: one value, so the page never shows one without the other."
-        png = io.BytesIO(); self.fig.savefig(png, format='png', bbox_inches='tight')
+        png = io.BytesIO()
+        self.fig.savefig(png, format='png', bbox_inches='tight')
         self.description = description
-        self.widget.value = (f'<img class="onecycle-plot" '
-                             f'src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}" '
-                             f'title="{escape(description)}" alt="{escape(description)}">')
+        self.widget.value = (
+            f'<img class="onecycle-plot" '
+            f'src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}" '
+            f'title="{escape(description)}" alt="{escape(description)}">'
+        )
 
-def _number(v): return float(f'{v:.6g}')   # slider floats without binary noise: 0.3, not 0.30000000000000004
+# %% ../nbs/07_widgets.ipynb #b4a8067c
+def _number(v):
+    return float(f'{v:.6g}')  # slider floats without binary noise: 0.3, not 0.30000000000000004
 
 # %% ../nbs/07_widgets.ipynb #a3fcdb5e
 _LOG = dict(base=10, readout_format='.3g')
-_CONTROLS = dict(   # a control for each argument of the shipped shapes: f(initial value, the run's optimizer steps)
-    end_percentage=lambda value, steps: w.FloatSlider(value=value, min=0., max=0.9, step=0.01),
-    scale_percentage=lambda value, steps: w.FloatSlider(value=value, min=0.01, max=1., step=0.01),
-    maximum_momentum=lambda value, steps: w.FloatSlider(value=value, min=0., max=0.99, step=0.01),
-    minimum_momentum=lambda value, steps: w.FloatSlider(value=value, min=0., max=0.99, step=0.01),
+_CONTROLS = dict(  # a control for each argument of the shipped shapes: f(initial value, the run's optimizer steps)
+    end_percentage=lambda value, steps: w.FloatSlider(value=value, min=0.0, max=0.9, step=0.01),
+    scale_percentage=lambda value, steps: w.FloatSlider(value=value, min=0.01, max=1.0, step=0.01),
+    maximum_momentum=lambda value, steps: w.FloatSlider(value=value, min=0.0, max=0.99, step=0.01),
+    minimum_momentum=lambda value, steps: w.FloatSlider(value=value, min=0.0, max=0.99, step=0.01),
     pct_start=lambda value, steps: w.FloatSlider(value=value, min=0.01, max=0.99, step=0.01),
     anneal_strategy=lambda value, steps: w.Dropdown(options=['cos', 'linear'], value=value),
     div_factor=lambda value, steps: w.FloatLogSlider(value=value, min=0, max=4, step=0.05, **_LOG),
@@ -56,88 +73,121 @@ _CONTROLS = dict(   # a control for each argument of the shipped shapes: f(initi
     warmup_steps=lambda value, steps: w.IntSlider(value=value, min=0, max=steps),
     decay_steps=lambda value, steps: w.IntSlider(value=value, min=0, max=steps),
     decay_shape=lambda value, steps: w.Dropdown(options=WSD_DECAY_SHAPES, value=value),
-    init_value=lambda value, steps: w.BoundedFloatText(value=value, min=0., max=1e9),
-    end_value=lambda value, steps: w.BoundedFloatText(value=value, min=0., max=1e9),
+    init_value=lambda value, steps: w.BoundedFloatText(value=value, min=0.0, max=1e9),
+    end_value=lambda value, steps: w.BoundedFloatText(value=value, min=0.0, max=1e9),
     div=lambda value, steps: w.FloatLogSlider(value=value, min=0, max=4, step=0.05, **_LOG),
     div_final=lambda value, steps: w.FloatLogSlider(value=value, min=0, max=6, step=0.1, **_LOG),
-    moms=lambda value, steps: w.Text(value=', '.join(f'{m:g}' for m in value)))   # a tuple, typed
+    moms=lambda value, steps: w.Text(value=', '.join(f'{m:g}' for m in value)),
+)  # a tuple, typed
 
 # %% ../nbs/07_widgets.ipynb #dcf94fc8
-def _own_arguments(shape): # a name in SCHEDULE_SHAPES
+def _own_arguments(shape):  # a name in SCHEDULE_SHAPES
     "The arguments of `shape` after `total_steps` and its peak, as name: (default, type, help text)."
     return dict(list(shape_arguments(SCHEDULE_SHAPES[shape]).items())[2:])
 
-def _peak_name(shape): return list(shape_arguments(SCHEDULE_SHAPES[shape]))[1]   # max_lr, peak_value, lr_max...
+# %% ../nbs/07_widgets.ipynb #a64c8b97
+def _peak_name(shape):
+    return list(shape_arguments(SCHEDULE_SHAPES[shape]))[1]  # max_lr, peak_value, lr_max...
 
+# %% ../nbs/07_widgets.ipynb #180698ae
 def _shape_taking(names):
     "The first shape of the catalogue that takes every argument in `names`, or a `ValueError` naming them."
     shape = next((shape for shape in SCHEDULE_SHAPES if set(names) <= set(_own_arguments(shape))), None)
-    if shape is None: raise ValueError(f"Argument(s) {', '.join(sorted(names))} must be arguments of one shape of "
-                                       f"{', '.join(SCHEDULE_SHAPES)}. Received: {sorted(names)}")
+    if shape is None:
+        raise ValueError(
+            f"Argument(s) {', '.join(sorted(names))} must be arguments of one shape of "
+            f"{', '.join(SCHEDULE_SHAPES)}. Received: {sorted(names)}"
+        )
     return shape
 
+# %% ../nbs/07_widgets.ipynb #1dcf6d6e
 def _initial_value(default, kind, given, steps):
     "A control's first value: the given one, else the default; a required count of steps starts at a tenth of the run."
-    if given is not None: return given
+    if given is not None:
+        return given
     return steps // 10 if default is REQUIRED and kind is int else default
 
+# %% ../nbs/07_widgets.ipynb #b643a715
 def _value(control, default):
     "What a control holds, as the shape takes it: a typed tuple (`moms`) is read back as a tuple of numbers."
-    if isinstance(default, tuple): return tuple(float(part) for part in control.value.split(','))
+    if isinstance(default, tuple):
+        return tuple(float(part) for part in control.value.split(','))
     return _number(control.value) if isinstance(control.value, float) else control.value
 
 # %% ../nbs/07_widgets.ipynb #424037c0
 class SchedulePreview:
     "Sliders previewing any shape of `SCHEDULE_SHAPES`: its LR and momentum and the call that gives them."
-    def __init__(self,
-                 max_lr:float=0.1, # the peak to start from (the shape's max_lr, peak_value, lr_max or lr)
-                 epochs:int=10, # epochs of the `fit` to preview
-                 steps_per_epoch:int=100, # optimizer steps per epoch
-                 num_samples:int=None, # or: training samples per epoch (with batch_size)
-                 batch_size:int=None, # the batch size (with num_samples)
-                 shape:str=None, # a name in SCHEDULE_SHAPES; None: the first that takes every argument in `initial`
-                 **initial): # any argument of the shape to start from (e.g. pct_start=0.3)
+
+    def __init__(
+        self,
+        max_lr: float = 0.1,  # the peak to start from (the shape's max_lr, peak_value, lr_max or lr)
+        epochs: int = 10,  # epochs of the `fit` to preview
+        steps_per_epoch: int = 100,  # optimizer steps per epoch
+        num_samples: int = None,  # or: training samples per epoch (with batch_size)
+        batch_size: int = None,  # the batch size (with num_samples)
+        shape: str = None,  # a name in SCHEDULE_SHAPES; None: the first that takes every argument in `initial`
+        **initial,  # any argument of the shape to start from (e.g. pct_start=0.3)
+    ):
         shape = _shape_taking(initial) if shape is None else shape
         check_choice('shape', shape, tuple(SCHEDULE_SHAPES))
-        if num_samples and batch_size: steps_per_epoch = math.ceil(num_samples / batch_size)
-        if initial.get('scale_percentage') is None:   # None: clr.py's start is end_percentage's
+        if num_samples and batch_size:
+            steps_per_epoch = math.ceil(num_samples / batch_size)
+        if initial.get('scale_percentage') is None:  # None: clr.py's start is end_percentage's
             initial['scale_percentage'] = initial.get('end_percentage') or _own_arguments('clr')['end_percentage'][0]
         steps = epochs * steps_per_epoch
         self.controls = dict(
-            shape=w.Dropdown(options=list(SCHEDULE_SHAPES), value=shape, tooltip='the shape of the schedule',
-                             layout=w.Layout(width='360px')),
+            shape=w.Dropdown(
+                options=list(SCHEDULE_SHAPES),
+                value=shape,
+                tooltip='the shape of the schedule',
+                layout=w.Layout(width='360px'),
+            ),
             peak=w.FloatLogSlider(value=max_lr, min=-5, max=1, step=0.05, **_LOG),
             epochs=w.IntSlider(value=epochs, min=1, max=max(300, epochs), tooltip='epochs of the fit'),
-            steps_per_epoch=w.IntSlider(value=steps_per_epoch, min=1, max=max(2000, steps_per_epoch),
-                                        tooltip='optimizer steps per epoch'),
-            cycle_momentum=w.Checkbox(value=initial.get('maximum_momentum', 0) is not None,
-                                      tooltip='cycle the momentum (or beta_1) too'))
-        values = {name: {argument: _initial_value(default, kind, initial.get(argument), steps)
-                         for argument, (default, kind, _) in _own_arguments(name).items()} for name in SCHEDULE_SHAPES}
-        SCHEDULE_SHAPES[shape](steps, max_lr, **values[shape])   # a bad value raises here, before a slider clamps it
-        self.shape_controls = {name: {argument: _CONTROLS[argument](value, steps) for argument, value in own.items()}
-                               for name, own in values.items()}
+            steps_per_epoch=w.IntSlider(
+                value=steps_per_epoch, min=1, max=max(2000, steps_per_epoch), tooltip='optimizer steps per epoch'
+            ),
+            cycle_momentum=w.Checkbox(
+                value=initial.get('maximum_momentum', 0) is not None, tooltip='cycle the momentum (or beta_1) too'
+            ),
+        )
+        values = {
+            name: {
+                argument: _initial_value(default, kind, initial.get(argument), steps)
+                for argument, (default, kind, _) in _own_arguments(name).items()
+            }
+            for name in SCHEDULE_SHAPES
+        }
+        SCHEDULE_SHAPES[shape](steps, max_lr, **values[shape])  # a bad value raises here, before a slider clamps it
+        self.shape_controls = {
+            name: {argument: _CONTROLS[argument](value, steps) for argument, value in own.items()}
+            for name, own in values.items()
+        }
         self._label_controls()
         self.fig, (self.lr_ax, self.momentum_ax) = _figure(2)
-        self.lr_line, = self.lr_ax.plot([], []); self.momentum_line, = self.momentum_ax.plot([], [], color='C1')
+        (self.lr_line,) = self.lr_ax.plot([], [])
+        (self.momentum_line,) = self.momentum_ax.plot([], [], color='C1')
         self.lr_ax.set(xlabel='optimizer step', ylabel='learning rate', title='learning rate')
         self.momentum_ax.set(xlabel='optimizer step', ylabel='momentum', title='momentum')
         self.image, self.info, self.call = _PlotImage(self.fig), w.HTML(), w.HTML()
         self.schedules, self.call_text = None, ''
-        for control in self._all_controls(): control.observe(lambda change: self._update(), 'value')
+        for control in self._all_controls():
+            control.observe(lambda change: self._update(), 'value')
         self._update()
         self.widget = w.VBox([*self._all_controls(), self.image.widget, self.info, self.call])
 
-    def _all_controls(self): return [*self.controls.values(), *(c for cs in self.shape_controls.values()
-                                                                for c in cs.values())]
+    def _all_controls(self):
+        return [*self.controls.values(), *(c for cs in self.shape_controls.values() for c in cs.values())]
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)   # shown as its widget
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)  # shown as its widget
 
 # %% ../nbs/07_widgets.ipynb #6e2e7744
 @patch_to(SchedulePreview)
 def _label_controls(self):
     "Each control's name and help text (its tooltip); the minimum momentum can never pass the maximum."
-    for name, control in self.controls.items(): control.description = name.replace('_', ' ')
+    for name, control in self.controls.items():
+        control.description = name.replace('_', ' ')
     for shape, controls in self.shape_controls.items():
         for name, control in controls.items():
             control.description, control.tooltip = name, _own_arguments(shape)[name][2]
@@ -145,15 +195,18 @@ def _label_controls(self):
             maximum, minimum = controls['maximum_momentum'], controls['minimum_momentum']
             minimum.max = maximum.value
             maximum.observe(lambda change, minimum=minimum: setattr(minimum, 'max', change['new']), 'value')
-    for control in self._all_controls(): control.style = {'description_width': '140px'}
+    for control in self._all_controls():
+        control.style = {'description_width': '140px'}
 
+# %% ../nbs/07_widgets.ipynb #c1f16044
 @patch_to(SchedulePreview)
 def _show_shape_controls(self, shape, total_steps):
     "Only `shape`'s controls, the peak named as it names it; a count of steps goes up to the run's length."
     for name, controls in self.shape_controls.items():
         for argument, control in controls.items():
             control.layout.display = '' if name == shape else 'none'
-            if _own_arguments(name)[argument][1] is int: control.max = total_steps
+            if _own_arguments(name)[argument][1] is int:
+                control.max = total_steps
     self.controls['cycle_momentum'].layout.display = '' if 'maximum_momentum' in _own_arguments(shape) else 'none'
     peak = self.controls['peak']
     peak.description, peak.tooltip = _peak_name(shape), shape_arguments(SCHEDULE_SHAPES[shape])[_peak_name(shape)][2]
@@ -163,19 +216,24 @@ def _show_shape_controls(self, shape, total_steps):
 def arguments(self) -> dict:
     "The arguments of the shown shape that the controls describe, `total_steps` first."
     c, shape = self.controls, self.controls['shape'].value
-    arguments = {'total_steps': c['epochs'].value * c['steps_per_epoch'].value,
-                 _peak_name(shape): _number(c['peak'].value)}
-    arguments.update({name: _value(control, _own_arguments(shape)[name][0])
-                      for name, control in self.shape_controls[shape].items()})
+    arguments = {
+        'total_steps': c['epochs'].value * c['steps_per_epoch'].value,
+        _peak_name(shape): _number(c['peak'].value),
+    }
+    arguments.update(
+        {name: _value(control, _own_arguments(shape)[name][0]) for name, control in self.shape_controls[shape].items()}
+    )
     if 'maximum_momentum' in arguments and not c['cycle_momentum'].value:
         arguments.update(maximum_momentum=None, minimum_momentum=None)
     return arguments
 
+# %% ../nbs/07_widgets.ipynb #c9ba83e1
 @patch_to(SchedulePreview)
 def _call(self, shape, schedules, arguments):
     "The call that gives what is shown: `OneCycleLR(...)` for a one-cycle shape, else `ParamScheduler(...)`."
     arguments = ', '.join(f'{name}={value!r}' for name, value in arguments.items())
-    if shape in SHAPES: return f'OneCycleLR({arguments})'
+    if shape in SHAPES:
+        return f'OneCycleLR({arguments})'
     made = f'{shape}({arguments})'
     return f'ParamScheduler({made})' if isinstance(schedules, dict) else f"ParamScheduler({{'learning_rate': {made}}})"
 
@@ -183,14 +241,17 @@ def _call(self, shape, schedules, arguments):
 def _describe(lrs, bold=lambda text: text):
     "The learning rate's course in words: start, peak (and how long it is held), end."
     peak, held = int(np.argmax(lrs)), len(lrs) - 1 - int(np.argmax(lrs[::-1]))
-    return (f"learning rate from {bold(f'{lrs[0]:.4g}')} up to {bold(f'{lrs[peak]:.4g}')} at step {bold(peak)}"
-            f"{f', held to step {bold(held)}' if held > peak else ''}, then down to {bold(f'{lrs[-1]:.4g}')}")
+    return (
+        f"learning rate from {bold(f'{lrs[0]:.4g}')} up to {bold(f'{lrs[peak]:.4g}')} at step {bold(peak)}"
+        f"{f', held to step {bold(held)}' if held > peak else ''}, then down to {bold(f'{lrs[-1]:.4g}')}"
+    )
 
+# %% ../nbs/07_widgets.ipynb #6b293270
 @patch_to(SchedulePreview)
 def _update(self):
     c, shape = self.controls, self.controls['shape'].value
     self._show_shape_controls(shape, c['epochs'].value * c['steps_per_epoch'].value)
-    try:   # a typed value (moms) is read, then the shape checks every argument
+    try:  # a typed value (moms) is read, then the shape checks every argument
         arguments = self.arguments()
         made = SCHEDULE_SHAPES[shape](**arguments)
     except ValueError as e:
@@ -201,111 +262,150 @@ def _update(self):
     lrs, momentum = self.schedules['learning_rate'](steps), self.schedules.get('momentum')
     self.lr_line.set_data(steps, lrs)
     self.momentum_line.set_data(steps, np.full(len(steps), np.nan) if momentum is None else momentum(steps))
-    for ax in (self.lr_ax, self.momentum_ax): ax.relim(); ax.autoscale_view()
+    for ax in (self.lr_ax, self.momentum_ax):
+        ax.relim()
+        ax.autoscale_view()
     self.momentum_ax.set_title('momentum' if momentum is not None else 'momentum (this shape leaves it alone)')
     self.image.show(_describe(lrs))
-    self.info.value = (f"{_describe(lrs, lambda text: f'<b>{text}</b>')} · <b>{len(steps)}</b> steps "
-                       f"({c['epochs'].value} epochs × {c['steps_per_epoch'].value})")
+    self.info.value = (
+        f"{_describe(lrs, lambda text: f'<b>{text}</b>')} · <b>{len(steps)}</b> steps "
+        f"({c['epochs'].value} epochs × {c['steps_per_epoch'].value})"
+    )
     self.call_text = self._call(shape, made, arguments)
     self.call.value = f'<code class="onecycle-call">{escape(self.call_text)}</code>'
 
-def preview_schedule(**initial): # max_lr, epochs, steps_per_epoch (or num_samples, batch_size), shape, its arguments
+# %% ../nbs/07_widgets.ipynb #40e0f84e
+def preview_schedule(**initial):  # max_lr, epochs, steps_per_epoch (or num_samples, batch_size), shape, its arguments
     "Sliders previewing a schedule of any shipped shape, with the call that gives it."
     return SchedulePreview(**initial)
 
 # %% ../nbs/07_widgets.ipynb #3585b2d3
 def _curve_of(source):
     "The `Curve` of an LRFinder (its `curve`), a Curve, or a finder folder."
-    if isinstance(source, Curve): return source
-    if hasattr(source, 'curve'): return source.curve
+    if isinstance(source, Curve):
+        return source
+    if hasattr(source, 'curve'):
+        return source.curve
     return Curve.load(source)
 
+# %% ../nbs/07_widgets.ipynb #f5f40712
 class FinderExplorer:
     "Sliders exploring an LR finder curve: clipping, smoothing and the suggestion method."
-    def __init__(self,
-                 source): # a `Curve`, an `LRFinder`, or a folder saved by either (or by the old LRFinder)
+
+    def __init__(self, source):  # a `Curve`, an `LRFinder`, or a folder saved by either (or by the old LRFinder)
         self.curve = _curve_of(source)
         half = max(len(self.curve) // 2, 1)
-        self.controls = dict(clip_start=w.IntSlider(value=0, min=0, max=half,
-                                                    tooltip='points to leave out at the start'),
-                             clip_end=w.IntSlider(value=0, min=0, max=half, tooltip='points to leave out at the end'),
-                             beta=w.FloatSlider(value=self.curve.beta, min=0., max=0.995, step=0.005,
-                                                readout_format='.3f', tooltip='smoothing factor'),
-                             method=w.Dropdown(options=SUGGESTION_METHODS,
-                                               tooltip='the rule that reads the suggestion'))
+        self.controls = dict(
+            clip_start=w.IntSlider(value=0, min=0, max=half, tooltip='points to leave out at the start'),
+            clip_end=w.IntSlider(value=0, min=0, max=half, tooltip='points to leave out at the end'),
+            loss_smoothing_beta=w.FloatSlider(
+                value=self.curve.loss_smoothing_beta,
+                min=0.0,
+                max=0.995,
+                step=0.005,
+                readout_format='.3f',
+                tooltip='smoothing factor',
+            ),
+            method=w.Dropdown(options=SUGGESTION_METHODS, tooltip='the rule that reads the suggestion'),
+        )
         for name, control in self.controls.items():
             control.description, control.style = name.replace('_', ' '), {'description_width': '110px'}
         self.fig, (self.ax,) = _figure(1, 7.5)
-        self.line, = self.ax.plot([], [])
-        self.marker, = self.ax.plot([], [], 'o', color='C3', markersize=9)
-        if self.curve.lr_scale == 'exp': self.ax.set_xscale('log')
-        self.ax.set(xlabel=f"learning rate{' (log scale)' if self.curve.lr_scale == 'exp' else ''}",
-                    ylabel='loss (smoothed)')
+        (self.line,) = self.ax.plot([], [])
+        (self.marker,) = self.ax.plot([], [], 'o', color='C3', markersize=9)
+        if self.curve.lr_scale == 'exp':
+            self.ax.set_xscale('log')
+        self.ax.set(
+            xlabel=f"learning rate{' (log scale)' if self.curve.lr_scale == 'exp' else ''}", ylabel='loss (smoothed)'
+        )
         self.image, self.info, self.suggestion, self.shown = _PlotImage(self.fig), w.HTML(), None, None
-        for control in self.controls.values(): control.observe(lambda change: self._update(), 'value')
+        for control in self.controls.values():
+            control.observe(lambda change: self._update(), 'value')
         self._update()
         self.widget = w.VBox([*self.controls.values(), self.image.widget, self.info])
 
     def _update(self):
         v = {name: control.value for name, control in self.controls.items()}
-        try: self.shown = self.curve.clip(v['clip_start'], v['clip_end']).smooth(v['beta'])
-        except ValueError as e: self.shown, self.suggestion, self.info.value = None, None, _error(e); return
+        try:
+            self.shown = self.curve.clip(v['clip_start'], v['clip_end']).smooth(v['loss_smoothing_beta'])
+        except ValueError as e:
+            self.shown, self.suggestion, self.info.value = None, None, _error(e)
+            return
         lrs, losses = self.shown.lrs, self.shown.losses
         self.line.set_data(lrs, losses)
         finite = np.isfinite(losses)
-        if finite.any(): self.ax.set_ylim(np.min(losses[finite]) - 0.05, np.max(losses[finite]) + 0.05)
-        if len(lrs) > 1: self.ax.set_xlim(lrs[0], lrs[-1])
-        try: self.suggestion = self.shown.suggestion(v['method'])
+        if finite.any():
+            self.ax.set_ylim(np.min(losses[finite]) - 0.05, np.max(losses[finite]) + 0.05)
+        if len(lrs) > 1:
+            self.ax.set_xlim(lrs[0], lrs[-1])
+        try:
+            self.suggestion = self.shown.suggestion(v['method'])
         except ValueError as e:
-            self.suggestion = None; self.marker.set_data([], []); self.info.value = _error(e)
+            self.suggestion = None
+            self.marker.set_data([], [])
+            self.info.value = _error(e)
             self.image.show(f"{len(lrs)} points, no suggestion")
             return
         at = np.interp(np.log10(self.suggestion), np.log10(lrs[finite]), losses[finite])
         self.marker.set_data([self.suggestion], [at])
         self.image.show(f"{len(lrs)} points; {v['method']} suggests {self.suggestion:.4g}")
-        self.info.value = (f"suggested learning rate (<b>{v['method']}</b>): <b>{self.suggestion:.4g}</b> from "
-                           f"{len(lrs)} points")
+        self.info.value = (
+            f"suggested learning rate (<b>{v['method']}</b>): <b>{self.suggestion:.4g}</b> from {len(lrs)} points"
+        )
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)   # shown as its widget
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)  # shown as its widget
 
-def explore_finder(source): # a `Curve`, an `LRFinder`, or a folder saved by either (or by the old LRFinder)
+# %% ../nbs/07_widgets.ipynb #5e96c79d
+def explore_finder(source):  # a `Curve`, an `LRFinder`, or a folder saved by either (or by the old LRFinder)
     "Sliders exploring a finder curve: clipping, re-smoothing and the suggestion method."
     return FinderExplorer(source)
 
 # %% ../nbs/07_widgets.ipynb #db5de568
 class SearchComparison:
     "A search's curves overlaid with a checkbox per curve."
-    def __init__(self,
-                 search, # a `SearchResult`, or the folder it was saved in
-                 clip_start:int=10): # points to leave out at the start of each curve
+
+    def __init__(
+        self,
+        search,  # a `SearchResult`, or the folder it was saved in
+        clip_start: int = 10,  # points to leave out at the start of each curve
+    ):
         if not hasattr(search, 'curves'):
-            if not Path(search).is_dir(): raise FileNotFoundError(f"no folder at {str(search)!r}")
+            if not Path(search).is_dir():
+                raise FileNotFoundError(f"no folder at {str(search)!r}")
             search = SearchResult.load(search)
         self.search = search
         self.fig, (self.ax,) = _figure(1, 7.5)
         self.lines = {}
         for value, curve in search.curves.items():
             clipped = curve.clip(clip_start)
-            self.lines[f'{search.name} {value}'], = self.ax.plot(clipped.lrs, clipped.losses,
-                label=f'{search.name} {value}')
-        self.ax.set(xlabel='learning rate', ylabel='loss (smoothed)'); self.ax.legend(fontsize=8)
+            (self.lines[f'{search.name} {value}'],) = self.ax.plot(
+                clipped.lrs, clipped.losses, label=f'{search.name} {value}'
+            )
+        self.ax.set(xlabel='learning rate', ylabel='loss (smoothed)')
+        self.ax.legend(fontsize=8)
         self.controls = {name: w.Checkbox(value=True, description=name) for name in self.lines}
         self.image = _PlotImage(self.fig)
-        for control in self.controls.values(): control.observe(lambda change: self._update(), 'value')
+        for control in self.controls.values():
+            control.observe(lambda change: self._update(), 'value')
         self._update()
         self.widget = w.VBox([w.HBox(list(self.controls.values())), self.image.widget])
 
     def _update(self):
-        for name, line in self.lines.items(): line.set_visible(self.controls[name].value)
+        for name, line in self.lines.items():
+            line.set_visible(self.controls[name].value)
         visible = [name for name, line in self.lines.items() if line.get_visible()]
         if visible:
-            ys = np.concatenate([self.lines[name].get_ydata() for name in visible]); ys = ys[np.isfinite(ys)]
+            ys = np.concatenate([self.lines[name].get_ydata() for name in visible])
+            ys = ys[np.isfinite(ys)]
             self.ax.set_ylim(ys.min() - 0.05, np.percentile(ys, 99) + 0.05)
         self.image.show(f"showing {', '.join(visible) or 'no curve'}")
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)   # shown as its widget
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)  # shown as its widget
 
-def compare_searches(search): # a `SearchResult`, or the folder it was saved in
+# %% ../nbs/07_widgets.ipynb #81119aea
+def compare_searches(search):  # a `SearchResult`, or the folder it was saved in
     "Overlay of a momentum or weight-decay search's curves with a checkbox per curve."
     return SearchComparison(search)
 
@@ -313,10 +413,11 @@ def compare_searches(search): # a `SearchResult`, or the folder it was saved in
 document(preview_schedule, "preview_schedule(max_lr=0.1, epochs=10, steps_per_epoch=100)")
 document(explore_finder, "explore_finder(lr_find(model, x, y))")
 document(compare_searches, "compare_searches('searches/momentum')")
-document(SchedulePreview,
-         "SchedulePreview(max_lr=0.1, pct_start=0.3).arguments()   # the shape's arguments the sliders show")
+document(
+    SchedulePreview, "SchedulePreview(max_lr=0.1, pct_start=0.3).arguments()   # the shape's arguments the sliders show"
+)
 document(FinderExplorer, "explorer = FinderExplorer(finder.curve); explorer.suggestion")
 document(SearchComparison, "SearchComparison('searches/momentum').lines")
 
 # %% ../nbs/07_widgets.ipynb #14030bdc
-forget_patched(globals())   # the methods patched above live on their classes only
+forget_patched(globals())  # the methods patched above live on their classes only
