@@ -13,6 +13,8 @@ budgets, each scheduled run spanning its whole budget. Contestants:
   - one-cycle SGD (Nesterov, momentum 0.95->0.85) and one-cycle Adam (beta_1 0.95->0.85), max_lr from `lr_find` at
     the training batch size on that seed's training split, default suggestion ('one_cycle');
   - the same two at the best max_lr of a half-decade grid (picked per budget on validation): what one-cycle can do;
+  - with --add-confirmed: the same two at the max_lr `confirm_max_lr` picks for each budget (short one-cycle probes at
+    the suggestion and half a decade either side, scored on validation; their steps count as tuning);
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
     to zero, each at one-cycle Adam's suggested peak (the same LR test): which shape to pick at a suggested peak.
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
@@ -21,7 +23,7 @@ test accuracy (a shortfall smaller than the noise counts as reached: a tie) with
 spent (the whole grid for a grid-tuned contestant, the LR range test for a suggestion), every run that collapsed (per
 seed: a non-finite loss, near chance, or a suggestion more than 10 points below one-cycle at the best grid max_lr), and
 where each grid's pick landed.
-Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes] [--plot race.png]
+Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes] [--add-confirmed] [--plot race.png]
 (--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again)
 """
 
@@ -35,8 +37,9 @@ import keras
 import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-from onecycle import OneCycleLR, lr_find, suggest_lr, MiniMobileNetV2, recalibrate_batchnorm
+from onecycle import OneCycleLR, lr_find, suggest_lr, MiniMobileNetV2, recalibrate_batchnorm, confirm_max_lr
 from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay, warmup_stable_decay, linear_to_zero
+from onecycle.search import PROBE_FACTORS
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
 
@@ -292,6 +295,43 @@ def shapes_at_suggestion(runs, problem, split_, seed, peak, budgets):
         )
 
 
+PROBE_STEPS = 128  # confirm_max_lr's default: the longest probe
+CONFIRMED = {label: f'one-cycle {label}, suggested + confirmed' for label, _, _ in ONE_CYCLES}
+
+
+def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
+    """((val, test, finite), max_lr) of one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
+    budget: probes on the training split, scored on the validation split."""
+    train, batch = split_[0], PROBLEMS[problem].batch
+    probes = confirm_max_lr(
+        compiled(problem, seed, optimizer(opt_kind)),
+        *train,
+        suggestion=suggestion,
+        total_steps=budget,
+        batch_size=batch,
+        validation_data=split_[1],
+        probe_steps=PROBE_STEPS,
+        verbose=0,
+        seed=seed,
+    )
+    return budget_run(problem, opt_kind, probes.max_lr, split_, budget, seed, one_cycle=True), probes.max_lr
+
+
+def add_confirmed(result):
+    "A race with the CONFIRMED contestants run and added (the same splits, seeds and suggestions); their picks too."
+    picks = result.setdefault('confirmed_max_lr', {})
+    for i, seed in enumerate(result['seeds']):
+        split_ = split(result['problem'], seed)
+        for label, kind, opt_kind in ONE_CYCLES:
+            for b in result['budgets']:
+                run, max_lr = confirmed_run(
+                    result['problem'], opt_kind, result['suggestions'][kind][i], split_, b, seed
+                )
+                result['runs'].setdefault(CONFIRMED[label], {}).setdefault('suggested', {})[(seed, b)] = run
+                picks.setdefault(kind, {})[f'{seed},{b}'] = max_lr
+    return result
+
+
 def add_shapes(result):
     "A saved race with the SHAPES_AT_SUGGESTION contestants run and added (the same splits, seeds and suggestions)."
     for seed, peak in zip(result['seeds'], result['suggestions']['adam']):
@@ -324,8 +364,8 @@ def collapsed(result, rows):
             for seed in result['seeds']:
                 _, test, finite = result['runs'][name][setting][(seed, b)]
                 reference = None
-                if name.startswith('one-cycle') and name.endswith(', suggested'):
-                    grid_name = name.replace(', suggested', ', best grid max_lr')
+                if name.startswith('one-cycle') and ', suggested' in name:
+                    grid_name = name.split(', suggested')[0] + ', best grid max_lr'
                     reference = result['runs'][grid_name][rows[grid_name][b][0]][(seed, b)][1]
                 if not finite or test < chance + 0.1 or (reference is not None and test < reference - 0.1):
                     out[name].append((seed, b))
@@ -335,7 +375,8 @@ def collapsed(result, rows):
 def tuning_steps(result, name, budget):
     "Steps a contestant spends choosing its setting: the whole grid's other runs for a grid-tuned one, the LR test for a suggestion."
     if 'suggested' in name:
-        return int(np.median(result['finder_steps']['sgd' if 'SGD' in name else 'adam']))
+        probes = len(PROBE_FACTORS) * min(budget, PROBE_STEPS) if 'confirmed' in name else 0
+        return int(np.median(result['finder_steps']['sgd' if 'SGD' in name else 'adam'])) + probes
     return (len(result['runs'][name]) - 1) * budget  # each as long as the chosen run
 
 
@@ -443,13 +484,28 @@ def report(result):
             + (f" (at the grid's edge: {', '.join(edge)})" if edge else '')
         )
     for label, kind, _ in ONE_CYCLES:
+        picks = result.get('confirmed_max_lr', {}).get(kind)
+        if picks:
+            lines.append(
+                f"{CONFIRMED[label]}: picked max_lr as multiples of each seed's suggestion: "
+                + '; '.join(
+                    f"{b} steps "
+                    + ', '.join(
+                        f"{picks[f'{seed},{b}'] / suggestion:.2g}"
+                        for seed, suggestion in zip(result['seeds'], result['suggestions'][kind])
+                    )
+                    for b in result['budgets']
+                )
+            )
         ratios = best_over_suggestion(result, label, kind)
         lines.append(
             f"one-cycle {label}: each seed's best grid max_lr (on validation) over its suggestion, median: "
             + ', '.join(f'{b} steps {r:.2g}x' for b, r in ratios.items())
         )
-    for label, _, _ in ONE_CYCLES:
-        suggested, best = rows[f'one-cycle {label}, suggested'], rows[f'one-cycle {label}, best grid max_lr']
+    for label, name in [(label, f'one-cycle {label}, suggested') for label, _, _ in ONE_CYCLES] + [
+        (label, name) for label, name in CONFIRMED.items() if name in rows
+    ]:
+        suggested, best = rows[name], rows[f'one-cycle {label}, best grid max_lr']
         verdict = [
             'tie'
             if abs(suggested[b][1] - best[b][1]) <= noise(best[b][1], n)
@@ -459,8 +515,7 @@ def report(result):
             for b in budgets
         ]
         lines.append(
-            f"one-cycle {label}: suggested vs best grid max_lr ({', '.join(f'{best[b][0]:g}' for b in budgets)}): "
-            + ', '.join(verdict)
+            f"{name} vs best grid max_lr ({', '.join(f'{best[b][0]:g}' for b in budgets)}): " + ', '.join(verdict)
         )
     return '\n'.join(lines)
 
@@ -497,7 +552,8 @@ def markdown(results):
         + ' | collapsed runs |',
         '|---|' + '---|' * (len(results) + 1),
     ]
-    for name in [*LEAD, *(name for name in SHAPES_AT_SUGGESTION if all(name in r['runs'] for r in results))]:
+    optional = [*CONFIRMED.values(), *SHAPES_AT_SUGGESTION]
+    for name in [*LEAD, *(name for name in optional if all(name in r['runs'] for r in results))]:
         cells, down = [], 0
         for result, rows in zip(results, tables):
             _, reached, with_tuning, fell = reaching(result, rows, name)
@@ -649,6 +705,11 @@ if __name__ == '__main__':
         help='race AdamW with warm-up cosine, WSD and linear-to-zero at the suggested peak too',
     )
     parser.add_argument(
+        '--add-confirmed',
+        action='store_true',
+        help='run one-cycle at the suggestion confirmed by confirm_max_lr (per budget) and add it to the races',
+    )
+    parser.add_argument(
         '--add-shapes',
         action='store_true',
         help='with --load: run those shapes and add them to the loaded races (keep with --save)',
@@ -658,10 +719,14 @@ if __name__ == '__main__':
     start, results = time.perf_counter(), load(a.load) if a.load else []
     if a.add_shapes:
         results = [add_shapes(result) for result in results]
+    if a.add_confirmed and a.load:
+        results = [add_confirmed(result) for result in results]
     for result in results:
         print(report(result), '\n')
     for problem in [] if a.load else a.problems:
         results.append(race(problem, seeds, budgets, a.quick or a.coarse, shapes=a.shapes))
+        if a.add_confirmed:
+            add_confirmed(results[-1])
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
     if a.markdown:
         print(markdown(results))

@@ -35,7 +35,7 @@ _HOMES = dict(  # each public name's module: imported when the name is first use
     callbacks=('ParamScheduler', 'OneCycleLR', 'OneCycleSchedule', 'ScheduleLR'),
     curves=('Curve', 'suggest_lr', 'smooth_losses', 'SUGGESTION_METHODS', 'SUGGESTION_RULES', 'SuggestionRule'),
     lr_finder=('LRFinder', 'lr_find'),
-    search=('find_momentum', 'find_weight_decay', 'SearchResult'),
+    search=('find_momentum', 'find_weight_decay', 'SearchResult', 'confirm_max_lr'),
     models=('MiniMobileNetV2', 'recalibrate_batchnorm'),
     data=('load_cifar10', 'cifar10_datasets'),
     widgets=('preview_schedule', 'explore_finder', 'compare_searches'),
@@ -80,7 +80,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers read; `_HOMES` is what runs (a 
     from onecycle.callbacks import ParamScheduler, OneCycleLR, OneCycleSchedule, ScheduleLR
     from onecycle.curves import Curve, suggest_lr, smooth_losses, SUGGESTION_METHODS, SUGGESTION_RULES, SuggestionRule
     from onecycle.lr_finder import LRFinder, lr_find
-    from onecycle.search import find_momentum, find_weight_decay, SearchResult
+    from onecycle.search import find_momentum, find_weight_decay, SearchResult, confirm_max_lr
     from onecycle.models import MiniMobileNetV2, recalibrate_batchnorm
     from onecycle.data import load_cifar10, cifar10_datasets
     from onecycle.widgets import preview_schedule, explore_finder, compare_searches

@@ -315,6 +315,22 @@ def _state_variables(model):
     unique = {id(v): v for v in [*model.variables, *(v for o in optimizers for v in o.variables)]}
     return list(unique.values())
 
+# %% ../nbs/05_lr_finder.ipynb #6569c1e0
+class _SavedState:
+    "Every variable training changes and its value now (the optimizer is built first: its slots are among them)."
+
+    def __init__(self, model):  # a compiled Keras model
+        if not model.optimizer.built:
+            with strategy_scope(model):
+                model.optimizer.build(model.trainable_variables)
+        self.variables = _state_variables(model)
+        self.values = [to_numpy(variable) for variable in self.variables]
+
+    def restore(self):
+        "Put every variable back to its saved value."
+        for variable, value in zip(self.variables, self.values):
+            variable.assign(value)
+
 # %% ../nbs/05_lr_finder.ipynb #b7a24ae6
 @contextlib.contextmanager
 def _backend_rng_kept():
@@ -367,11 +383,7 @@ def lr_find(
     if y is not None:
         batch_size = batch_size or 32
         num_steps = num_steps or max(_MIN_ARRAY_STEPS, math.ceil(len(keras.tree.flatten(x)[0]) / batch_size))
-    if not model.optimizer.built:
-        with strategy_scope(model):
-            model.optimizer.build(model.trainable_variables)
-    state = _state_variables(model)
-    saved = [to_numpy(v) for v in state]
+    saved = _SavedState(model)
     finders = []
     for run in range(repeats):
         run_dir = save_dir if save_dir is None or repeats == 1 else Path(save_dir) / f'run-{run}'
@@ -411,8 +423,7 @@ def lr_find(
                 try:
                     finder.finish()
                 finally:
-                    for variable, value in zip(state, saved):
-                        variable.assign(value)
+                    saved.restore()
         finders.append(finder)
     if repeats == 1:
         return finders[0]
