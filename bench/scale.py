@@ -7,14 +7,14 @@ the per-step time, and the printed ratio is OneCycleLR over constant, measured s
 Run: python bench/scale.py [--rounds 5] [--epochs 4] [--settings tensorflow jax torch mirrored]
 """
 
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, subprocess, sys
 
 SETTINGS = {'tensorflow': 'tensorflow', 'jax': 'jax', 'torch': 'torch', 'mirrored': 'tensorflow'}
 
 
 def measure(setting, rounds, epochs, batch_size=32):
     "Median steady seconds per step of each variant, in this process."
-    import numpy as np, keras
+    import numpy as np
     from sklearn.datasets import load_digits
     from onecycle import OneCycleLR
 
@@ -27,30 +27,7 @@ def measure(setting, rounds, epochs, batch_size=32):
         )
         scope = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']).scope
 
-    class EpochTimer(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
-
-    def make_model():
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input((64,)),
-                keras.layers.Dense(256, activation='relu'),
-                keras.layers.Dense(256, activation='relu'),
-                keras.layers.Dense(10),
-            ]
-        )
-        model.compile(
-            keras.optimizers.SGD(0.05, momentum=0.9), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        )
-        return model
+    from overhead import EpochTimer, make_model  # the same timer and MLP as bench/overhead.py
 
     x, y = load_digits(return_X_y=True)
     x, y = np.tile((x / 16).astype('float32'), (4, 1)), np.tile(y, 4)

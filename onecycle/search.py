@@ -214,10 +214,10 @@ def confirm_max_lr(
     (train_x, train_y), scored_on = _probe_data(x, y, batch_size, steps, seed)
     score = lambda: model.evaluate(*(validation_data or scored_on), batch_size=batch_size, verbose=0, return_dict=True)
     saved, losses, start = _SavedState(model), {}, score()['loss']
-    try:
-        for factor in factors:
-            max_lr = float(suggestion * factor)
-            cycle = OneCycleLR(max_lr=max_lr, total_steps=steps, verbose=0, **cycle_arguments)
+    for factor in factors:
+        max_lr = float(suggestion * factor)
+        cycle = OneCycleLR(max_lr=max_lr, total_steps=steps, verbose=0, **cycle_arguments)
+        try:
             with _backend_rng_kept():
                 model.fit(
                     train_x,
@@ -230,12 +230,10 @@ def confirm_max_lr(
                     verbose=0,
                 )
             loss = score()['loss']
-            losses[max_lr] = (
-                loss if np.isfinite(loss) and loss < start else math.inf
-            )  # worse than at the start: diverged
-            saved.restore()
-    finally:
-        saved.restore()
+        finally:
+            saved.restore()  # each probe starts where the planned run will
+        diverged = not np.isfinite(loss) or loss >= start  # it ended no lower than it began
+        losses[max_lr] = math.inf if diverged else loss
     return _picked(losses, steps, verbose)
 
 # %% ../nbs/06_search.ipynb #8de267e3
