@@ -433,7 +433,6 @@ def remove(self):
 def _data_loss(self, loss):
     "This replica's `loss` without the model's penalties (L2 regularizers...): curves with different penalties compare."
     loss = ops.cast(loss, 'float32') * replicas_in_sync()  # tf.distribute scales each replica's loss by 1/replicas
-    # `_model`: on JAX, `model` would bring back the last step's state in the middle of this one's trace
     penalties = self.model.losses
     if not penalties:
         return loss
