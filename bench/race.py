@@ -13,6 +13,9 @@ budgets, each scheduled run spanning its whole budget. Contestants:
   - one-cycle SGD (Nesterov, momentum 0.95->0.85) and one-cycle Adam (beta_1 0.95->0.85), max_lr from `lr_find` at
     the training batch size on that seed's training split, default suggestion ('one_cycle');
   - the same two at the best max_lr of a half-decade grid (picked per budget on validation): what one-cycle can do;
+  - with --add-budget-aware: the same two at a budget-aware reading of the suggestion, a candidate rule under test (not
+    the package's): lowered by the square root of the LR test's steps over the budget, at most half a decade, never
+    raised;
   - with --add-confirmed: the same two at the max_lr `confirm_max_lr` picks for each budget (short one-cycle probes at
     the suggestion and half a decade either side, scored on validation; their steps count as tuning);
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
@@ -23,8 +26,11 @@ test accuracy (a shortfall smaller than the noise counts as reached: a tie) with
 spent (the whole grid for a grid-tuned contestant, the LR range test for a suggestion), every run that collapsed (per
 seed: a non-finite loss, near chance, or a suggestion more than 10 points below one-cycle at the best grid max_lr), and
 where each grid's pick landed.
-Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes] [--add-confirmed] [--plot race.png]
-(--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again)
+Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes]
+  [--add-confirmed] [--add-budget-aware] [--one-cycle-only] [--plot race.png]
+(--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again, and
+ --add-budget-aware the budget-aware candidate; --load race.json --neighbourhood 32 64 128 runs one-cycle at 0.5-2x
+ each seed's suggestion)
 """
 
 import argparse, os, tempfile, time
@@ -208,6 +214,7 @@ def lr_test(problem, kind, split_, seed):
 
 
 ONE_CYCLES = (('SGD', 'sgd', 'nesterov'), ('Adam', 'adam', 'adam'))  # label, grid, optimizer
+FOR_THE_BUDGET = {label: f'one-cycle {label}, suggested for the budget' for label, _, _ in ONE_CYCLES}
 # the shapes the field moved to, with AdamW at one-cycle Adam's suggested peak (the same LR test): name -> optimizer
 SHAPES_AT_SUGGESTION = {
     'AdamW + warm-up cosine, suggested peak': 'adamw_cosine',
@@ -221,10 +228,12 @@ ADAMW_TUNED, ADAMW_UNTUNED = (
 SCHEDULE_FREE_TUNED, SCHEDULE_FREE_UNTUNED = 'schedule-free AdamW, best LR', 'schedule-free AdamW, defaults'
 
 
-def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0, shapes=False):
+def race(
+    problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0, shapes=False, one_cycle_only=False
+):
     """Every contestant's (val, test, finite) per setting, seed and budget, the suggestions, the LR tests' curves and
     their lengths: a dict. `coarse`: only the whole decades of every grid (and the untuned defaults); `shapes`: the
-    SHAPES_AT_SUGGESTION contestants too."""
+    SHAPES_AT_SUGGESTION contestants too; `one_cycle_only`: only the one-cycle contestants (long budgets)."""
     # coarse: the whole decades of each grid, and the untuned defaults
     decades = lambda grid: (
         tuple(lr for lr in grid if float(np.log10(lr)).is_integer() or lr in (UNTUNED_PEAK, SCHEDULE_FREE_DEFAULT))
@@ -239,13 +248,17 @@ def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_
     for seed in seed_list:
         split_ = split(problem, seed)
         for name, kind, grid in (
-            ('Adam, best constant LR', 'adam', ADAM_GRID),
-            ('SGD, best constant LR', 'sgd', SGD_GRID),
-            (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID),
+            ()
+            if one_cycle_only
+            else (
+                ('Adam, best constant LR', 'adam', ADAM_GRID),
+                ('SGD, best constant LR', 'sgd', SGD_GRID),
+                (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID),
+            )
         ):
             for lr, by_budget in anytime_runs(problem, kind, decades(grid), split_, budgets, seed).items():
                 record(name, lr, {(seed, b): r for b, r in by_budget.items()})
-        for lr in adamw_grid:
+        for lr in () if one_cycle_only else adamw_grid:
             record(
                 ADAMW_TUNED, lr, {(seed, b): budget_run(problem, 'adamw_cosine', lr, split_, b, seed) for b in budgets}
             )
@@ -269,9 +282,9 @@ def race(problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_
                 )
         if shapes:
             shapes_at_suggestion(runs, problem, split_, seed, suggestions['adam'][-1], budgets)
-    # the untuned contestants are the tuned ones' runs at the default setting
-    runs[ADAMW_UNTUNED] = {UNTUNED_PEAK: runs[ADAMW_TUNED][UNTUNED_PEAK]}
-    runs[SCHEDULE_FREE_UNTUNED] = {SCHEDULE_FREE_DEFAULT: runs[SCHEDULE_FREE_TUNED][SCHEDULE_FREE_DEFAULT]}
+    if not one_cycle_only:  # the untuned contestants are the tuned ones' runs at the default setting
+        runs[ADAMW_UNTUNED] = {UNTUNED_PEAK: runs[ADAMW_TUNED][UNTUNED_PEAK]}
+        runs[SCHEDULE_FREE_UNTUNED] = {SCHEDULE_FREE_DEFAULT: runs[SCHEDULE_FREE_TUNED][SCHEDULE_FREE_DEFAULT]}
     finder_steps = {kind: [len(lrs) for lrs, _, _ in kind_curves] for kind, kind_curves in curves.items()}
     return dict(
         problem=problem,
@@ -293,6 +306,78 @@ def shapes_at_suggestion(runs, problem, split_, seed, peak, budgets):
         runs.setdefault(name, {}).setdefault('suggested', {}).update(
             {(seed, b): budget_run(problem, kind, peak, split_, b, seed) for b in budgets}
         )
+
+
+def planned_steps(lrs, maximum_lr=10.0):
+    "The LR test's planned steps, from its exp ramp's first two LRs up to lr_find's default `maximum_lr`."
+    return 1 + round(float(np.log(maximum_lr / lrs[0]) / np.log(lrs[1] / lrs[0])))
+
+
+def budget_aware_factor(finder_steps, budget):
+    "The candidate rule under test: the suggestion x (LR test steps / budget) ** 0.5, within [10^-0.5, 1]."
+    return float(np.clip((finder_steps / budget) ** 0.5, 10**-0.5, 1.0))
+
+
+def budget_aware_runs(runs, problem, split_, seed, label, lrs, suggestion, budgets):
+    """Add to `runs` one-cycle `label` at the suggestion for each budget, for one seed: the suggestion's own run where
+    the budget leaves it unchanged (the same run), else a run at the lowered peak."""
+    opt_kind = dict((l, o) for l, _, o in ONE_CYCLES)[label]
+    at_suggestion = runs[f'one-cycle {label}, suggested']['suggested']
+    for b in budgets:
+        factor = budget_aware_factor(planned_steps(lrs), b)
+        runs.setdefault(FOR_THE_BUDGET[label], {}).setdefault('suggested', {})[(seed, b)] = (
+            at_suggestion[(seed, b)]
+            if factor == 1
+            else budget_run(problem, opt_kind, suggestion * factor, split_, b, seed, one_cycle=True)
+        )
+
+
+def add_budget_aware(result):
+    "A saved race with the FOR_THE_BUDGET contestants run and added (the same splits, seeds, suggestions and curves)."
+    for i, seed in enumerate(result['seeds']):
+        split_ = split(result['problem'], seed)
+        for label, kind, _ in ONE_CYCLES:
+            lrs, suggestion = result['curves'][kind][i][0], result['suggestions'][kind][i]
+            budget_aware_runs(
+                result['runs'], result['problem'], split_, seed, label, lrs, suggestion, result['budgets']
+            )
+    return result
+
+
+NEIGHBOURHOOD = (0.5, 0.7, 0.85, 1.0, 1.2, 1.4, 2.0)  # multiples of each seed's suggestion
+
+
+def neighbourhood(result, budgets):
+    """How one-cycle's test accuracy varies close to the suggestion: per optimizer and budget, each seed's at the
+    NEIGHBOURHOOD multiples of its suggestion (1: the race's own run), and which fall more than 10 points below
+    one-cycle at the best grid max_lr of that seed and budget (a collapse, as `collapsed` counts it). Printed."""
+    rows = table(result)
+    for label, kind, opt_kind in ONE_CYCLES:
+        at_suggestion = result['runs'][f'one-cycle {label}, suggested']['suggested']
+        grid_name = f'one-cycle {label}, best grid max_lr'
+        for b in budgets:
+            collapses = 0
+            for i, seed in enumerate(result['seeds']):
+                split_, suggestion = split(result['problem'], seed), result['suggestions'][kind][i]
+                best = result['runs'][grid_name][rows[grid_name][b][0]][(seed, b)][1]
+                tests = [
+                    at_suggestion[(seed, b)][1]
+                    if f == 1
+                    else budget_run(result['problem'], opt_kind, f * suggestion, split_, b, seed, one_cycle=True)[1]
+                    for f in NEIGHBOURHOOD
+                ]
+                collapses += sum(test < best - 0.1 for test in tests)
+                print(
+                    f"{result['problem']} one-cycle {label}, {b} steps, seed {seed} (suggestion {suggestion:.3g}, "
+                    f"best grid {best:.3f}): "
+                    + ', '.join(f"{f:g}x {t:.3f}{'*' if t < best - 0.1 else ''}" for f, t in zip(NEIGHBOURHOOD, tests)),
+                    flush=True,
+                )
+            print(
+                f"{result['problem']} one-cycle {label}, {b} steps: {collapses} of "
+                f"{len(NEIGHBOURHOOD) * len(result['seeds'])} runs collapsed (*)",
+                flush=True,
+            )
 
 
 PROBE_STEPS = 128  # confirm_max_lr's default: the longest probe
@@ -447,8 +532,9 @@ def load(path):
 
 def report(result):
     rows, budgets, n = table(result), result['budgets'], result['test_size']
-    target = max(acc for _, acc in rows[ADAMW_TUNED].values())
-    target_noise = noise(target, n)
+    reference = rows.get(ADAMW_TUNED, rows['one-cycle SGD, best grid max_lr'])  # a one-cycle-only race has no AdamW
+    target = max(acc for _, acc in reference.values()) if ADAMW_TUNED in rows else None
+    target_noise = target and noise(target, n)
     down = collapsed(result, rows)
     lines = [
         f"{PROBLEMS[result['problem']].description}, batch {PROBLEMS[result['problem']].batch}; median test accuracy of {len(result['seeds'])} seeds "
@@ -457,22 +543,24 @@ def report(result):
         f"suggested max_lr per seed: one-cycle SGD {', '.join(f'{lr:.3g}' for lr in result['suggestions']['sgd'])}; "
         f"one-cycle Adam {', '.join(f'{lr:.3g}' for lr in result['suggestions']['adam'])}; "
         f"LR test steps: {int(np.median(result['finder_steps']['sgd']))}",
-        f"target: the tuned AdamW + warm-up cosine's best, {target:.3f} (noise ±{target_noise:.3f}; a shortfall within it counts as reached)",
+        f"target: the tuned AdamW + warm-up cosine's best, {target:.3f} (noise ±{target_noise:.3f}; a shortfall within it counts as reached)"
+        if target
+        else "(one-cycle contestants only: no target)",
         f"{'steps':>44s} "
         + ' '.join(f'{b:>7d}' for b in budgets)
         + f"   {'reached at':>10s} {'+ tuning':>9s}   collapsed (seed, steps)",
     ]
     for name, by_budget in rows.items():
-        reached = next((b for b in budgets if by_budget[b][1] >= target - target_noise), None)
+        reached = target and next((b for b in budgets if by_budget[b][1] >= target - target_noise), None)
         with_tuning = f"{reached + tuning_steps(result, name, reached)}" if reached else '-'
         lines.append(
             f"{name:>44s} "
             + ' '.join(f'{acc:7.3f}' for _, acc in by_budget.values())
-            + f"   {reached or 'never':>10} {with_tuning:>9s}   {', '.join(map(str, down[name])) or 'none'}"
+            + f"   {reached or ('never' if target else '-'):>10} {with_tuning:>9s}   {', '.join(map(str, down[name])) or 'none'}"
         )
     lines.append(
         f"{'noise (binomial SE of one accuracy)':>44s} "
-        + ' '.join(f'{noise(rows[ADAMW_TUNED][b][1], n):7.3f}' for b in budgets)
+        + ' '.join(f'{noise(reference[b][1], n):7.3f}' for b in budgets)
     )
     for name, by_setting in result['runs'].items():
         if len(by_setting) < 2:
@@ -503,7 +591,7 @@ def report(result):
             + ', '.join(f'{b} steps {r:.2g}x' for b, r in ratios.items())
         )
     for label, name in [(label, f'one-cycle {label}, suggested') for label, _, _ in ONE_CYCLES] + [
-        (label, name) for label, name in CONFIRMED.items() if name in rows
+        (label, name) for named in (FOR_THE_BUDGET, CONFIRMED) for label, name in named.items() if name in rows
     ]:
         suggested, best = rows[name], rows[f'one-cycle {label}, best grid max_lr']
         verdict = [
@@ -552,7 +640,7 @@ def markdown(results):
         + ' | collapsed runs |',
         '|---|' + '---|' * (len(results) + 1),
     ]
-    optional = [*CONFIRMED.values(), *SHAPES_AT_SUGGESTION]
+    optional = [*FOR_THE_BUDGET.values(), *CONFIRMED.values(), *SHAPES_AT_SUGGESTION]
     for name in [*LEAD, *(name for name in optional if all(name in r['runs'] for r in results))]:
         cells, down = [], 0
         for result, rows in zip(results, tables):
@@ -710,6 +798,21 @@ if __name__ == '__main__':
         help='run one-cycle at the suggestion confirmed by confirm_max_lr (per budget) and add it to the races',
     )
     parser.add_argument(
+        '--one-cycle-only', action='store_true', help='only the one-cycle contestants (for long budgets, e.g. 1024)'
+    )
+    parser.add_argument(
+        '--add-budget-aware',
+        action='store_true',
+        help='run one-cycle at the budget-aware candidate reading of the suggestion and add it to the races',
+    )
+    parser.add_argument(
+        '--neighbourhood',
+        type=int,
+        nargs='+',
+        default=None,
+        help='with --load: one-cycle at 0.5-2x each seed\'s suggestion at these budgets (how much it varies there)',
+    )
+    parser.add_argument(
         '--add-shapes',
         action='store_true',
         help='with --load: run those shapes and add them to the loaded races (keep with --save)',
@@ -719,12 +822,20 @@ if __name__ == '__main__':
     start, results = time.perf_counter(), load(a.load) if a.load else []
     if a.add_shapes:
         results = [add_shapes(result) for result in results]
+    if a.add_budget_aware and a.load:
+        results = [add_budget_aware(result) for result in results]
     if a.add_confirmed and a.load:
         results = [add_confirmed(result) for result in results]
+    for result in results if a.neighbourhood else []:
+        neighbourhood(result, a.neighbourhood)
     for result in results:
         print(report(result), '\n')
     for problem in [] if a.load else a.problems:
-        results.append(race(problem, seeds, budgets, a.quick or a.coarse, shapes=a.shapes))
+        results.append(
+            race(problem, seeds, budgets, a.quick or a.coarse, shapes=a.shapes, one_cycle_only=a.one_cycle_only)
+        )
+        if a.add_budget_aware:
+            add_budget_aware(results[-1])
         if a.add_confirmed:
             add_confirmed(results[-1])
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
