@@ -241,24 +241,23 @@ def race(
         else grid
     )
     one_cycle_grids = {kind: decades(grid) for kind, grid in ONE_CYCLE_GRID.items()}
+    constant_lr_grids = (
+        ('Adam, best constant LR', 'adam', ADAM_GRID),
+        ('SGD, best constant LR', 'sgd', SGD_GRID),
+        (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID),
+    )
     adamw_grid = decades(ADAMW_COSINE_GRID)
+    if one_cycle_only:  # no baselines
+        constant_lr_grids, adamw_grid = (), ()
     runs, suggestions, curves = {}, {'sgd': [], 'adam': []}, {'sgd': [], 'adam': []}
     seed_list = list(range(first_seed, first_seed + seeds))
     record = lambda name, setting, results: runs.setdefault(name, {}).setdefault(setting, {}).update(results)
     for seed in seed_list:
         split_ = split(problem, seed)
-        for name, kind, grid in (
-            ()
-            if one_cycle_only
-            else (
-                ('Adam, best constant LR', 'adam', ADAM_GRID),
-                ('SGD, best constant LR', 'sgd', SGD_GRID),
-                (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID),
-            )
-        ):
+        for name, kind, grid in constant_lr_grids:
             for lr, by_budget in anytime_runs(problem, kind, decades(grid), split_, budgets, seed).items():
                 record(name, lr, {(seed, b): r for b, r in by_budget.items()})
-        for lr in () if one_cycle_only else adamw_grid:
+        for lr in adamw_grid:
             record(
                 ADAMW_TUNED, lr, {(seed, b): budget_run(problem, 'adamw_cosine', lr, split_, b, seed) for b in budgets}
             )
@@ -318,10 +317,9 @@ def budget_aware_factor(finder_steps, budget):
     return float(np.clip((finder_steps / budget) ** 0.5, 10**-0.5, 1.0))
 
 
-def budget_aware_runs(runs, problem, split_, seed, label, lrs, suggestion, budgets):
+def budget_aware_runs(runs, problem, split_, seed, label, opt_kind, lrs, suggestion, budgets):
     """Add to `runs` one-cycle `label` at the suggestion for each budget, for one seed: the suggestion's own run where
     the budget leaves it unchanged (the same run), else a run at the lowered peak."""
-    opt_kind = dict((l, o) for l, _, o in ONE_CYCLES)[label]
     at_suggestion = runs[f'one-cycle {label}, suggested']['suggested']
     for b in budgets:
         factor = budget_aware_factor(planned_steps(lrs), b)
@@ -336,10 +334,10 @@ def add_budget_aware(result):
     "A saved race with the FOR_THE_BUDGET contestants run and added (the same splits, seeds, suggestions and curves)."
     for i, seed in enumerate(result['seeds']):
         split_ = split(result['problem'], seed)
-        for label, kind, _ in ONE_CYCLES:
+        for label, kind, opt_kind in ONE_CYCLES:
             lrs, suggestion = result['curves'][kind][i][0], result['suggestions'][kind][i]
             budget_aware_runs(
-                result['runs'], result['problem'], split_, seed, label, lrs, suggestion, result['budgets']
+                result['runs'], result['problem'], split_, seed, label, opt_kind, lrs, suggestion, result['budgets']
             )
     return result
 
