@@ -11,7 +11,8 @@ budgets, each scheduled run spanning its whole budget. Contestants:
     a grid half a decade apart, and at the common untuned peak 1e-3;
   - Keras' ScheduleFreeAdamW at its defaults, and at the best LR of a grid;
   - one-cycle SGD (Nesterov, momentum 0.95->0.85) and one-cycle Adam (beta_1 0.95->0.85), max_lr from `lr_find` at
-    the training batch size on that seed's training split, default suggestion ('one_cycle');
+    the training batch size on that seed's training split, its default suggestion (three tests on other batch orders,
+    the lowest of their 'one_cycle' suggestions);
   - the same two at the best max_lr of a half-decade grid (picked per budget on validation): what one-cycle can do;
   - with --add-budget-aware: the same two at a budget-aware reading of the suggestion, a candidate rule under test (not
     the package's): lowered by the square root of the LR test's steps over the budget, at most half a decade, never
@@ -30,10 +31,11 @@ Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [
   [--add-confirmed] [--add-budget-aware] [--one-cycle-only] [--plot race.png]
 (--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again, and
  --add-budget-aware the budget-aware candidate; --load race.json --neighbourhood 32 64 128 runs one-cycle at 0.5-2x
- each seed's suggestion)
+ each seed's suggestion; --load race.json --batch-orders 6 runs six single LR tests per seed on other batch
+ orders and one-cycle at each one's suggestion, the lowest of every three and their median curve's)
 """
 
-import argparse, os, tempfile, time
+import argparse, itertools, os, tempfile, time
 from pathlib import Path
 from collections import namedtuple
 
@@ -43,7 +45,7 @@ import keras
 import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-from onecycle import OneCycleLR, lr_find, suggest_lr, MiniMobileNetV2, recalibrate_batchnorm, confirm_max_lr
+from onecycle import OneCycleLR, lr_find, Curve, MiniMobileNetV2, recalibrate_batchnorm, confirm_max_lr
 from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay, warmup_stable_decay, linear_to_zero
 from onecycle.search import PROBE_FACTORS
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
@@ -205,12 +207,25 @@ def budget_run(problem, kind, lr, split_, budget, seed, one_cycle=False):
     return accuracies(model, split_, model.fit(x, y, batch_size=batch, shuffle=False, verbose=0, callbacks=callbacks))
 
 
-def lr_test(problem, kind, split_, seed):
-    "The package's LR range test at the training batch size on this seed's training split: (lrs, smoothed, raw losses)."
-    finder = lr_find(
-        compiled(problem, seed, optimizer(kind)), *split_[0], batch_size=PROBLEMS[problem].batch, verbose=0, seed=seed
-    )
-    return np.array(finder.lrs), np.array(finder.losses), np.array(finder.raw_losses)
+def lr_test(problem, kind, split_, seed, repeats=3, order=None):
+    """The package's LR range test (by default, as `lr_find` runs it: three tests on other batch orders) at the training
+    batch size on this seed's training split, from its initial weights: each test's (lrs, raw losses). `order`: the
+    batch orders' seed (None: `seed`)."""
+    curve = lr_find(
+        compiled(problem, seed, optimizer(kind)),
+        *split_[0],
+        batch_size=PROBLEMS[problem].batch,
+        verbose=0,
+        seed=seed if order is None else order,
+        repeats=repeats,
+    ).curve
+    return [(run.lrs, run.raw_losses) for run in curve.runs or [curve]]
+
+
+def seed_curve(runs):
+    "One seed's LR test as the package reads it, from its tests' (lrs, raw losses): their median when repeated."
+    curves = [Curve(lrs, raw) for lrs, raw in runs]
+    return curves[0] if len(curves) == 1 else Curve.median(curves)
 
 
 ONE_CYCLES = (('SGD', 'sgd', 'nesterov'), ('Adam', 'adam', 'adam'))  # label, grid, optimizer
@@ -263,7 +278,7 @@ def race(
             )
         for label, kind, opt_kind in ONE_CYCLES:
             curves[kind].append(lr_test(problem, opt_kind, split_, seed))
-            suggestion = suggest_lr(*curves[kind][-1][:2], raw_losses=curves[kind][-1][2])  # the default rule
+            suggestion = seed_curve(curves[kind][-1]).suggestion()  # the default
             suggestions[kind].append(suggestion)
             record(
                 f'one-cycle {label}, suggested',
@@ -284,7 +299,7 @@ def race(
     if not one_cycle_only:  # the untuned contestants are the tuned ones' runs at the default setting
         runs[ADAMW_UNTUNED] = {UNTUNED_PEAK: runs[ADAMW_TUNED][UNTUNED_PEAK]}
         runs[SCHEDULE_FREE_UNTUNED] = {SCHEDULE_FREE_DEFAULT: runs[SCHEDULE_FREE_TUNED][SCHEDULE_FREE_DEFAULT]}
-    finder_steps = {kind: [len(lrs) for lrs, _, _ in kind_curves] for kind, kind_curves in curves.items()}
+    finder_steps = {kind: [sum(len(lrs) for lrs, _ in runs) for runs in by_seed] for kind, by_seed in curves.items()}
     return dict(
         problem=problem,
         seeds=seed_list,
@@ -335,7 +350,7 @@ def add_budget_aware(result):
     for i, seed in enumerate(result['seeds']):
         split_ = split(result['problem'], seed)
         for label, kind, opt_kind in ONE_CYCLES:
-            lrs, suggestion = result['curves'][kind][i][0], result['suggestions'][kind][i]
+            lrs, suggestion = result['curves'][kind][i][0][0], result['suggestions'][kind][i]
             budget_aware_runs(
                 result['runs'], result['problem'], split_, seed, label, opt_kind, lrs, suggestion, result['budgets']
             )
@@ -374,6 +389,64 @@ def neighbourhood(result, budgets):
             print(
                 f"{result['problem']} one-cycle {label}, {b} steps: {collapses} of "
                 f"{len(NEIGHBOURHOOD) * len(result['seeds'])} runs collapsed (*)",
+                flush=True,
+            )
+
+
+def batch_orders(result, orders, repeats=3):
+    """How one LR test's suggestion depends on its batch order, and what following it gives: per seed, `orders` single
+    tests from that seed's initial weights on other batch orders, and one-cycle at each one's suggestion for every
+    budget; beside them, over every choice of `repeats` of those tests, the suggestion as the package reads a repeated
+    test (the lowest run's) and as their median curve reads. Printed: the suggestions' spread, runs that collapse (as
+    `collapsed` counts them) and the mean difference from one-cycle at the best grid max_lr of that seed and budget."""
+    rows, chance, problem = table(result), 1 / result['classes'], result['problem']
+    for label, kind, opt_kind in ONE_CYCLES:
+        grid_name = f'one-cycle {label}, best grid max_lr'
+        readings = ('one test', f'lowest of {repeats} (the default)', f'median curve of {repeats}')
+        outcomes = {(reading, b): [] for reading in readings for b in result['budgets']}  # (test - best, collapsed)
+        for seed in result['seeds']:
+            split_, runs_at = split(problem, seed), {}
+            tests = [
+                seed_curve(lr_test(problem, opt_kind, split_, seed, repeats=1, order=100 * seed + k))
+                for k in range(orders)
+            ]
+            singles = [test.suggestion() for test in tests]
+            choices = list(itertools.combinations(range(orders), repeats))
+            median_curves = [Curve.median([tests[k] for k in choice]) for choice in choices]
+            suggested = dict(
+                zip(
+                    readings,
+                    (
+                        singles,
+                        [min(singles[k] for k in choice) for choice in choices],
+                        [Curve(curve.lrs, curve.raw_losses).suggestion() for curve in median_curves],  # not its runs'
+                    ),
+                )
+            )
+            print(
+                f"{problem} one-cycle {label}, seed {seed}: one test's suggestion on {orders} batch orders "
+                f"{', '.join(f'{lr:.3g}' for lr in singles)} ({max(singles) / min(singles):.1f}x apart)",
+                flush=True,
+            )
+            for b in result['budgets']:
+                best = result['runs'][grid_name][rows[grid_name][b][0]][(seed, b)][1]
+                for reading, lrs in suggested.items():
+                    for lr in lrs:
+                        if (lr, b) not in runs_at:
+                            runs_at[(lr, b)] = budget_run(problem, opt_kind, lr, split_, b, seed, one_cycle=True)
+                        _, test, finite = runs_at[(lr, b)]
+                        outcomes[(reading, b)].append(
+                            (test - best, not finite or test < chance + 0.1 or test < best - 0.1)
+                        )
+        for b in result['budgets']:
+            print(
+                f"{problem} one-cycle {label}, {b} steps, against the best grid max_lr: "
+                + '; '.join(
+                    f"{reading} {np.mean([d for d, _ in found]):+.3f} (worst {min(d for d, _ in found):+.3f}), "
+                    f"{sum(c for _, c in found)} of {len(found)} collapsed"
+                    for reading in readings
+                    for found in [outcomes[(reading, b)]]
+                ),
                 flush=True,
             )
 
@@ -495,14 +568,19 @@ def save(results, path):
                 for name, by_setting in result['runs'].items()
             },
             curves={
-                kind: [[a.tolist() for a in curve] for curve in kind_curves]
-                for kind, kind_curves in result['curves'].items()
+                kind: [[[lrs.tolist(), raw.tolist()] for lrs, raw in runs] for runs in by_seed]
+                for kind, by_seed in result['curves'].items()
             },
         )
         for result in results
     ]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(plain))
+
+
+def _runs(saved):
+    "A seed's saved LR tests as [(lrs, raw losses), ...]; races saved before tests were repeated hold one (lrs, smoothed, raw)."
+    return [(saved[0], saved[2])] if np.ndim(saved[0]) == 1 and len(saved) == 3 else saved
 
 
 def load(path):
@@ -520,8 +598,8 @@ def load(path):
                 for name, by_setting in result['runs'].items()
             },
             curves={
-                kind: [tuple(np.array(a) for a in curve) for curve in kind_curves]
-                for kind, kind_curves in result['curves'].items()
+                kind: [[(np.array(lrs), np.array(raw)) for lrs, raw in _runs(saved)] for saved in by_seed]
+                for kind, by_seed in result['curves'].items()
             },
         )
         for result in json.loads(Path(path).read_text())
@@ -707,13 +785,9 @@ def where_rules_land(results, path):
     fig, axes = plt.subplots(2, len(columns), figsize=(4.2 * len(columns), 7), squeeze=False)
     for (curve_ax, race_ax), (result, kind) in zip(axes.T, columns):
         label = {'sgd': 'SGD', 'adam': 'Adam'}[kind]
-        picks = {
-            m: float(
-                np.median([suggest_lr(lrs, losses, m, raw_losses=raw) for lrs, losses, raw in result['curves'][kind]])
-            )
-            for m in SUGGESTION_RULES
-        }
-        lrs, losses, raw = result['curves'][kind][0]
+        seed_curves = [seed_curve(runs) for runs in result['curves'][kind]]
+        picks = {m: float(np.median([curve.suggestion(m) for curve in seed_curves])) for m in SUGGESTION_RULES}
+        lrs, losses, raw = seed_curves[0].lrs, seed_curves[0].losses, seed_curves[0].raw_losses
         curve_ax.plot(lrs, raw, color='0.8', linewidth=0.8, label='batch losses')
         curve_ax.plot(lrs, losses, color='C0', label='smoothed')
         finite = raw[np.isfinite(raw)]
@@ -811,6 +885,12 @@ if __name__ == '__main__':
         help='with --load: one-cycle at 0.5-2x each seed\'s suggestion at these budgets (how much it varies there)',
     )
     parser.add_argument(
+        '--batch-orders',
+        type=int,
+        default=None,
+        help="with --load: this many single LR tests per seed on other batch orders, one-cycle at each one's suggestion",
+    )
+    parser.add_argument(
         '--add-shapes',
         action='store_true',
         help='with --load: run those shapes and add them to the loaded races (keep with --save)',
@@ -826,6 +906,8 @@ if __name__ == '__main__':
         results = [add_confirmed(result) for result in results]
     for result in results if a.neighbourhood else []:
         neighbourhood(result, a.neighbourhood)
+    for result in results if a.batch_orders else []:
+        batch_orders(result, a.batch_orders)
     for result in results:
         print(report(result), '\n')
     for problem in [] if a.load else a.problems:

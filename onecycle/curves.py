@@ -198,7 +198,7 @@ def _curve_problems(lrs, losses, raw_losses, stopped_early=False, planned_steps=
         listed = ', '.join(f'{method} {lr:.3g}' for method, lr in suggestions.items())
         problems.append(
             f"the suggestion rules disagree by more than a decade ({listed}): the curve has no clear "
-            "bottom; run more steps, use lr_find(..., repeats=3), or read the plot"
+            "bottom; run more steps or more repeats (lr_find(..., repeats=5)), or read the plot"
         )
     return problems
 
@@ -264,7 +264,9 @@ class Curve:
 @patch_to(Curve)
 def smooth(self, loss_smoothing_beta: float):  # the new smoothing factor, in [0, 1); 0: the raw losses
     "The same points read through another smoothing."
-    return self._replace(loss_smoothing_beta=loss_smoothing_beta)
+    return self._replace(
+        loss_smoothing_beta=loss_smoothing_beta, runs=[run.smooth(loss_smoothing_beta) for run in self.runs]
+    )
 
 # %% ../nbs/04_curves.ipynb #0a1c0dc3
 @patch_to(Curve)
@@ -293,7 +295,10 @@ def suggestion(
     skip_start: float = 0.1,  # fraction of the points to leave out at the start
     skip_end: int = 5,  # points to leave out at the end
 ):
-    "The learning rate this curve suggests by `method`."
+    "The learning rate this curve suggests by `method`; a repeated test suggests its most cautious run's: the lowest."
+    readable_runs = [run for run in self.runs if run.can_suggest]
+    if readable_runs:
+        return min(run.suggestion(method, skip_start, skip_end) for run in readable_runs)
     return suggest_lr(self.lrs, self.losses, method, skip_start, skip_end, raw_losses=self.raw_losses)
 
 # %% ../nbs/04_curves.ipynb #b7eea15a
@@ -309,7 +314,13 @@ def problems(self):
     problems = _curve_problems(
         self.lrs, self.losses, self.raw_losses, self.stopped_early, self.settings.get('planned_steps')
     )
-    if len(self.runs) > 1 and all(run.can_suggest for run in self.runs) and self.spread() > 10:
+    unreadable = [k for k, run in enumerate(self.runs) if not run.can_suggest]
+    if unreadable and len(unreadable) < len(self.runs):
+        problems.append(
+            f"run {', '.join(map(str, unreadable))} of {len(self.runs)} diverged too early to suggest: the suggestion "
+            "reads the others; lower minimum_lr"
+        )
+    if len(self.runs) > 1 and not unreadable and self.spread() > 10:
         problems.append(
             f"the {len(self.runs)} runs' suggestions span {self.spread():.0f}x "
             f"({', '.join(f'{lr:.3g}' for lr in self.run_suggestions())}): the curve depends on the "
@@ -374,7 +385,7 @@ _CURVE_FIELDS = ('format', 'lr_scale', 'loss_smoothing_beta', 'stopped_early', '
 
 @patch_to(Curve)
 def save(self, directory):  # folder to write lrs.npy, losses.npy and finder.json in (made if needed)
-    "Save the curve in the old format (lrs.npy, losses.npy) and as a self-describing finder.json."
+    "Save the curve in the old format (lrs.npy, losses.npy) and as a self-describing finder.json; each run in run-<k>/."
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     np.save(directory / 'lrs.npy', np.log10(self.lrs) if self.lr_scale == 'exp' else self.lrs)
@@ -390,6 +401,8 @@ def save(self, directory):  # folder to write lrs.npy, losses.npy and finder.jso
         losses=self.losses.tolist(),
     )
     (directory / _FINDER_FILE).write_text(json.dumps(saved, indent=1))
+    for k, run in enumerate(self.runs):
+        run.save(directory / f'run-{k}')
 
 # %% ../nbs/04_curves.ipynb #579413a7
 def _read_old_folder(directory):
@@ -420,6 +433,7 @@ def load(cls, directory):  # a folder saved by `Curve.save`, `LRFinder(save_dir=
         saved['loss_smoothing_beta'],
         saved['stopped_early'],
         settings,
+        [cls.load(directory / f'run-{k}') for k in range(len(list(directory.glob('run-*/' + _FINDER_FILE))))],
     )
 
 # %% ../nbs/04_curves.ipynb #7477f476

@@ -295,7 +295,9 @@ def _report(self):
             else "too few points to suggest a learning rate"
         )
         runs = (
-            f" (median of {len(curve.runs)} runs; their suggestions span {curve.spread():.2g}x)" if curve.runs else ''
+            f" (the lowest of {len(curve.runs)} runs' suggestions; they span {curve.spread():.2g}x)"
+            if curve.runs
+            else ''
         )
         print(
             f"LRFinder: {len(curve)} steps{' (stopped early: the loss diverged)' if curve.stopped_early else ''}; "
@@ -373,7 +375,7 @@ def lr_find(
     verbose: int = 1,  # Keras progress bar and the printed suggestion
     seed: int = 0,  # seed for the batch order of arrays and the validation batches (run k uses seed + k)
     callbacks: list = (),  # more callbacks for the run (TensorBoard, ...)
-    repeats: int = 1,  # runs from the same state with different batch orders; >1 returns their median curve
+    repeats: int = 3,  # tests from the same state on other batch orders; >1: the median curve, lowest run's suggestion
     group_scales: tuple = None,  # each MultiOptimizer group's LR as a multiple of the curve's; None: all 1
 ):
     "Run the LR range test on `model`, restore it exactly, and return the `LRFinder`; its `curve` is the result."
