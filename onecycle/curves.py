@@ -380,7 +380,7 @@ def spread(self, method='one_cycle'):  # a rule: a name in SUGGESTION_METHODS or
 # %% ../nbs/04_curves.ipynb #323c66d0
 _FINDER_FILE, _FORMAT = 'finder.json', 'onecycle.lr_finder/1'
 # the rest of finder.json is settings
-_CURVE_FIELDS = ('format', 'lr_scale', 'loss_smoothing_beta', 'stopped_early', 'lrs', 'raw_losses', 'losses')
+_CURVE_FIELDS = ('format', 'lr_scale', 'loss_smoothing_beta', 'stopped_early', 'lrs', 'raw_losses', 'losses', 'runs')
 
 
 @patch_to(Curve)
@@ -399,6 +399,7 @@ def save(self, directory):  # folder to write lrs.npy, losses.npy and finder.jso
         lrs=self.lrs.tolist(),
         raw_losses=self.raw_losses.tolist(),
         losses=self.losses.tolist(),
+        runs=len(self.runs),  # in run-0/ ... run-<runs - 1>/
     )
     (directory / _FINDER_FILE).write_text(json.dumps(saved, indent=1))
     for k, run in enumerate(self.runs):
@@ -433,7 +434,7 @@ def load(cls, directory):  # a folder saved by `Curve.save`, `LRFinder(save_dir=
         saved['loss_smoothing_beta'],
         saved['stopped_early'],
         settings,
-        [cls.load(directory / f'run-{k}') for k in range(len(list(directory.glob('run-*/' + _FINDER_FILE))))],
+        [cls.load(directory / f'run-{k}') for k in range(saved.get('runs', 0))],
     )
 
 # %% ../nbs/04_curves.ipynb #7477f476
