@@ -397,8 +397,8 @@ def batch_orders(result, orders, repeats=3):
     """How one LR test's suggestion depends on its batch order, and what following it gives: per seed, `orders` single
     tests from that seed's initial weights on other batch orders, and one-cycle at each one's suggestion for every
     budget; beside them, over every choice of `repeats` of those tests, the suggestion as the package reads a repeated
-    test (the lowest run's) and as their median curve reads. Printed: the suggestions' spread, runs that collapse (as
-    `collapsed` counts them) and the mean difference from one-cycle at the best grid max_lr of that seed and budget."""
+    test (the lowest run's) and as their median curve reads. Printed: the suggestions' spread, runs that collapse
+    (`collapse`) and the mean difference from one-cycle at the best grid max_lr of that seed and budget."""
     rows, chance, problem = table(result), 1 / result['classes'], result['problem']
     for label, kind, opt_kind in ONE_CYCLES:
         grid_name = f'one-cycle {label}, best grid max_lr'
@@ -418,7 +418,7 @@ def batch_orders(result, orders, repeats=3):
                     readings,
                     (
                         singles,
-                        [min(singles[k] for k in choice) for choice in choices],
+                        [curve.suggestion() for curve in median_curves],  # the package's reading: the lowest run's
                         [Curve(curve.lrs, curve.raw_losses).suggestion() for curve in median_curves],  # not its runs'
                     ),
                 )
@@ -435,9 +435,7 @@ def batch_orders(result, orders, repeats=3):
                         if (lr, b) not in runs_at:
                             runs_at[(lr, b)] = budget_run(problem, opt_kind, lr, split_, b, seed, one_cycle=True)
                         _, test, finite = runs_at[(lr, b)]
-                        outcomes[(reading, b)].append(
-                            (test - best, not finite or test < chance + 0.1 or test < best - 0.1)
-                        )
+                        outcomes[(reading, b)].append((test - best, collapse(test, finite, chance, best)))
         for b in result['budgets']:
             print(
                 f"{problem} one-cycle {label}, {b} steps, against the best grid max_lr: "
@@ -509,6 +507,11 @@ def table(result):
     return rows
 
 
+def collapse(test, finite, chance, reference=None):
+    "Whether a run collapsed: a non-finite loss, a test accuracy within 0.1 of chance, or 10 points below `reference`."
+    return not finite or test < chance + 0.1 or (reference is not None and test < reference - 0.1)
+
+
 def collapsed(result, rows):
     """Per contestant, the (seed, budget) runs at its picked setting that collapsed: a non-finite training loss, a test
     accuracy within 0.1 of chance, or (one-cycle at the suggestion) more than 10 points below one-cycle at the best grid
@@ -523,7 +526,7 @@ def collapsed(result, rows):
                 if name.startswith('one-cycle') and ', suggested' in name:
                     grid_name = name.split(', suggested')[0] + ', best grid max_lr'
                     reference = result['runs'][grid_name][rows[grid_name][b][0]][(seed, b)][1]
-                if not finite or test < chance + 0.1 or (reference is not None and test < reference - 0.1):
+                if collapse(test, finite, chance, reference):
                     out[name].append((seed, b))
     return out
 
