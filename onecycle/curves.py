@@ -241,6 +241,11 @@ class Curve:
         "Whether the curve has enough finite points to read a suggestion from."
         return _can_suggest(self.lrs, self.losses)
 
+    @property
+    def readable_runs(self) -> list:
+        "The runs of a repeated test with enough finite points to suggest from."
+        return [run for run in self.runs if run.can_suggest]
+
     def __repr__(self):
         span = f", LR {self.lrs[0]:.3g} to {self.lrs[-1]:.3g} ({self.lr_scale})" if len(self) else ''
         notes = ''.join(
@@ -296,9 +301,8 @@ def suggestion(
     skip_end: int = 5,  # points to leave out at the end
 ):
     "The learning rate this curve suggests by `method`; a repeated test suggests its most cautious run's: the lowest."
-    readable_runs = [run for run in self.runs if run.can_suggest]
-    if readable_runs:
-        return min(run.suggestion(method, skip_start, skip_end) for run in readable_runs)
+    if self.readable_runs:
+        return min(run.suggestion(method, skip_start, skip_end) for run in self.readable_runs)
     return suggest_lr(self.lrs, self.losses, method, skip_start, skip_end, raw_losses=self.raw_losses)
 
 # %% ../nbs/04_curves.ipynb #b7eea15a
@@ -373,8 +377,8 @@ def run_suggestions(self, method='one_cycle'):  # a rule: a name in SUGGESTION_M
 # %% ../nbs/04_curves.ipynb #d5ba2c53
 @patch_to(Curve)
 def spread(self, method='one_cycle'):  # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
-    "Largest over smallest of the runs' suggestions: 1 when they agree, and for a single test."
-    suggestions = self.run_suggestions(method) or [1.0]
+    "Largest over smallest of the readable runs' suggestions: 1 when they agree, and for a single test."
+    suggestions = [run.suggestion(method) for run in self.readable_runs] or [1.0]
     return max(suggestions) / min(suggestions)
 
 # %% ../nbs/04_curves.ipynb #323c66d0
