@@ -32,7 +32,8 @@ Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [
 (--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again, and
  --add-budget-aware the budget-aware candidate; --load race.json --neighbourhood 32 64 128 runs one-cycle at 0.5-2x
  each seed's suggestion; --load race.json --batch-orders 6 runs six single LR tests per seed on other batch
- orders and one-cycle at each one's suggestion, the lowest of every three and their median curve's)
+ orders and one-cycle at each one's suggestion, the lowest of every three and their median curve's; seeds can run
+ apart, e.g. --seeds 1 --first-seed 2 --save s2.json, and --load s0.json s1.json s2.json reports them as one race)
 """
 
 import argparse, itertools, os, tempfile, time
@@ -609,6 +610,41 @@ def load(path):
     ]
 
 
+def merge(results):
+    """Races of the same problem run over other seeds (`--first-seed`, one file each) as one race, in the order given;
+    their budgets and grids must match and their seeds must differ."""
+    merged = {}
+    for result in results:
+        into = merged.setdefault(
+            result['problem'],
+            {
+                **result,
+                'seeds': [],
+                'runs': {},
+                'suggestions': {},
+                'curves': {},
+                'finder_steps': {},
+                'confirmed_max_lr': {},
+            },
+        )
+        if (into['budgets'], into['coarse']) != (result['budgets'], result['coarse']):
+            raise ValueError(f"{result['problem']}: races with other budgets or grids cannot be merged")
+        if set(into['seeds']) & set(result['seeds']):
+            raise ValueError(
+                f"{result['problem']}: seeds {sorted(set(into['seeds']) & set(result['seeds']))} are in two races"
+            )
+        into['seeds'] = into['seeds'] + list(result['seeds'])
+        for name, by_setting in result['runs'].items():
+            for setting, by in by_setting.items():
+                into['runs'].setdefault(name, {}).setdefault(setting, {}).update(by)
+        for key in ('suggestions', 'curves', 'finder_steps'):
+            for kind, by_seed in result[key].items():
+                into[key][kind] = into[key].get(kind, []) + list(by_seed)
+        for kind, picks in result.get('confirmed_max_lr', {}).items():  # keyed 'seed,budget'
+            into['confirmed_max_lr'].setdefault(kind, {}).update(picks)
+    return list(merged.values())
+
+
 def report(result):
     rows, budgets, n = table(result), result['budgets'], result['test_size']
     reference = rows.get(ADAMW_TUNED, rows['one-cycle SGD, best grid max_lr'])  # a one-cycle-only race has no AdamW
@@ -720,13 +756,15 @@ def markdown(results):
         '|---|' + '---|' * (len(results) + 1),
     ]
     optional = [*FOR_THE_BUDGET.values(), *CONFIRMED.values(), *SHAPES_AT_SUGGESTION]
-    for name in [*LEAD, *(name for name in optional if all(name in r['runs'] for r in results))]:
-        cells, down = [], 0
+    for name in [*LEAD, *(name for name in optional if any(name in r['runs'] for r in results))]:
+        cells, down, runs = [], 0, 0
         for result, rows in zip(results, tables):
+            if name not in rows:  # a contestant added to some of the races only (--shapes, --add-confirmed)
+                cells.append('not run')
+                continue
             _, reached, with_tuning, fell = reaching(result, rows, name)
             cells.append(f'{reached} ({with_tuning})' if reached else 'never')
-            down += len(fell)
-        runs = sum(len(r['seeds']) * len(r['budgets']) for r in results)
+            down, runs = down + len(fell), runs + len(result['seeds']) * len(result['budgets'])
         lines.append(f'| {name} | ' + ' | '.join(cells) + f' | {down} of {runs} |')
     for result, rows in zip(results, tables):
         n, budgets = result['test_size'], result['budgets']
@@ -844,6 +882,9 @@ if __name__ == '__main__':
         help='mobilenet takes about an hour on 2 cores: ask for it by name',
     )
     parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument(
+        '--first-seed', type=int, default=0, help='the first seed (run seeds apart, then --load their files together)'
+    )
     parser.add_argument('--budgets', type=int, nargs='+', default=[32, 64, 128, 256, 512])
     parser.add_argument(
         '--coarse', action='store_true', help="every grid: whole decades only (and the untuned defaults)"
@@ -859,7 +900,10 @@ if __name__ == '__main__':
         help='write where each suggestion rule lands (curves and accuracy against max_lr) as a PNG here',
     )
     parser.add_argument(
-        '--load', default=None, help='report, and plot, the races saved here by --save instead of running them'
+        '--load',
+        nargs='+',
+        default=None,
+        help='report, and plot, the races saved in these files by --save instead of running them (seeds run apart merge)',
     )
     parser.add_argument('--markdown', action='store_true', help="print the README's tables at the end")
     parser.add_argument(
@@ -900,7 +944,7 @@ if __name__ == '__main__':
     )
     a = parser.parse_args()
     budgets, seeds = ((32, 128, 512), 2) if a.quick else (tuple(a.budgets), a.seeds)
-    start, results = time.perf_counter(), load(a.load) if a.load else []
+    start, results = time.perf_counter(), merge([r for path in a.load for r in load(path)]) if a.load else []
     if a.add_shapes:
         results = [add_shapes(result) for result in results]
     if a.add_budget_aware and a.load:
@@ -915,7 +959,15 @@ if __name__ == '__main__':
         print(report(result), '\n')
     for problem in [] if a.load else a.problems:
         results.append(
-            race(problem, seeds, budgets, a.quick or a.coarse, shapes=a.shapes, one_cycle_only=a.one_cycle_only)
+            race(
+                problem,
+                seeds,
+                budgets,
+                a.quick or a.coarse,
+                first_seed=a.first_seed,
+                shapes=a.shapes,
+                one_cycle_only=a.one_cycle_only,
+            )
         )
         if a.add_budget_aware:
             add_budget_aware(results[-1])

@@ -174,6 +174,12 @@ def _curve_problems(lrs, losses, raw_losses, stopped_early=False, planned_steps=
             f"the loss diverged after {n} of {planned_steps} steps (at LR {lrs[-1]:.3g}): minimum_lr is "
             f"too high; lower it so the curve shows the loss falling first"
         )
+    if not stopped_early and planned_steps and 0 < n < planned_steps:
+        problems.append(
+            f"the test ended after {n} of {planned_steps} steps (at LR {lrs[-1]:.3g}) before the loss diverged, so the "
+            f"curve misses the rest of the range: the data ran out (repeat it: `dataset.repeat()`) or a callback "
+            f"stopped training; give it enough batches, or fewer steps (num_steps)"
+        )
     if not _can_suggest(lrs, losses):
         return problems
     _, readable = _readable_points(lrs, raw_losses)
