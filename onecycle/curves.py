@@ -377,14 +377,14 @@ def median(cls, curves: list):  # curves of the same test, repeated
 # %% ../nbs/04_curves.ipynb #f1ab7065
 @patch_to(Curve)
 def run_suggestions(self, method='one_cycle'):  # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
-    "Each run's suggestion, for the median of a repeated test."
-    return [run.suggestion(method) for run in self.runs]
+    "Each readable run's suggestion, for the median of a repeated test (a run that diverged too early has none)."
+    return [run.suggestion(method) for run in self.readable_runs]
 
 # %% ../nbs/04_curves.ipynb #d5ba2c53
 @patch_to(Curve)
 def spread(self, method='one_cycle'):  # a rule: a name in SUGGESTION_METHODS or f(lrs, losses) -> lr
     "Largest over smallest of the readable runs' suggestions: 1 when they agree, and for a single test."
-    suggestions = [run.suggestion(method) for run in self.readable_runs] or [1.0]
+    suggestions = self.run_suggestions(method) or [1.0]
     return max(suggestions) / min(suggestions)
 
 # %% ../nbs/04_curves.ipynb #323c66d0
@@ -476,9 +476,8 @@ def _draw_runs(ax, curve):
         alpha=0.25,
         label=f'lowest to highest of the {len(curve.runs)} runs',
     )
-    if all(run.can_suggest for run in curve.runs):
-        for lr in curve.run_suggestions():
-            ax.axvline(lr, ymax=0.08, color='black', linewidth=1)
+    for lr in curve.run_suggestions():
+        ax.axvline(lr, ymax=0.08, color='black', linewidth=1)
 
 # %% ../nbs/04_curves.ipynb #d4d3ad97
 @patch_to(Curve)
