@@ -6,6 +6,7 @@
 __all__ = ['MiniMobileNetV2', 'recalibrate_batchnorm']
 
 # %% ../nbs/08_models.ipynb #800014ad
+import itertools
 import zlib
 from pathlib import Path
 import keras
@@ -162,15 +163,18 @@ def MiniMobileNetV2(
 
 # %% ../nbs/08_models.ipynb #07e7d604
 def recalibrate_batchnorm(
-    model,  # a Keras model with BatchNormalization layers
-    data,  # a tf.data.Dataset of (x, y) or of x batches, in training-time form
+    model,  # a Keras model; without BatchNormalization layers nothing runs
+    data,  # a tf.data.Dataset, or any iterable, of (x, y) or of x batches, in training-time form
     steps: int = None,  # batches to average over; None: all of `data`
 ):
     "Set every BatchNormalization layer's moving mean and variance to their average over `data`'s batches."
     norms = [layer for layer in flatten_layers(model) if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return model
+    batches = data.as_numpy_iterator() if hasattr(data, 'as_numpy_iterator') else data  # arrays: any backend
     momenta = [layer.momentum for layer in norms]
     try:
-        for k, batch in enumerate(data.take(steps) if steps else data):
+        for k, batch in enumerate(itertools.islice(batches, steps)):
             for layer in norms:
                 layer.momentum = k / (k + 1)
             model(batch[0] if isinstance(batch, (tuple, list)) else batch, training=True)

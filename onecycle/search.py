@@ -187,6 +187,11 @@ def _probe_data(x, y, batch_size, steps, seed):
     x, y = _shuffled_batches(x, y, batch_size, steps, seed)
     return (x, y), (x[: 16 * batch_size], y[: 16 * batch_size])
 
+
+def _batches(x, y, batch_size):
+    "The batches of `x` (a dataset's own; arrays cut into `batch_size` rows), to recalibrate batch norm on."
+    return x if y is None else (x[i : i + batch_size] for i in range(0, len(x), batch_size))
+
 # %% ../nbs/06_search.ipynb #74eba83a
 def confirm_max_lr(
     model,  # a compiled Keras model, in the state the planned run starts from (restored after each probe)
@@ -203,17 +208,26 @@ def confirm_max_lr(
     seed: int = 0,  # seed of the batch order for arrays
     **cycle_arguments,  # any other argument of `OneCycleLR`, as the planned run will use it
 ) -> MaxLRProbes:
-    "One-cycle probes at `suggestion` x each factor from `model`'s state, restored after each; the lowest loss wins."
+    """One-cycle probes at `suggestion` x each factor from `model`'s state, restored after each; the lowest loss wins.
+    Batch-norm statistics are recalibrated on the scored training batches before each score."""
     from onecycle.callbacks import OneCycleLR
     from onecycle.lr_finder import _SavedState, _backend_rng_kept
+    from onecycle.models import recalibrate_batchnorm
 
     check_range('suggestion', suggestion, 0, math.inf, low_closed=False, high_closed=False)
     check_count('total_steps', total_steps)
     check_count('probe_steps', probe_steps)
     steps, batch_size = min(total_steps, probe_steps), batch_size or (32 if y is not None else None)
     (train_x, train_y), scored_on = _probe_data(x, y, batch_size, steps, seed)
-    score = lambda: model.evaluate(*(validation_data or scored_on), batch_size=batch_size, verbose=0, return_dict=True)
-    saved, losses, start = _SavedState(model), {}, score()['loss']
+
+    def score():  # batch-norm statistics from the training batches scored on, as a long run would have them
+        with _backend_rng_kept():  # its forward passes run dropout too
+            recalibrate_batchnorm(model, _batches(*scored_on, batch_size))
+        return model.evaluate(*(validation_data or scored_on), batch_size=batch_size, verbose=0, return_dict=True)
+
+    saved, losses = _SavedState(model), {}
+    start = score()['loss']
+    saved.restore()  # recalibrating changed the statistics: every probe starts from the state saved
     for factor in factors:
         max_lr = float(suggestion * factor)
         cycle = OneCycleLR(max_lr=max_lr, total_steps=steps, verbose=0, **cycle_arguments)
