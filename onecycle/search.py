@@ -223,10 +223,11 @@ def confirm_max_lr(
     def score():  # batch-norm statistics from the training batches scored on, as a long run would have them
         with _backend_rng_kept():  # its forward passes run dropout too
             recalibrate_batchnorm(model, _batches(*scored_on, batch_size))
-        return model.evaluate(*(validation_data or scored_on), batch_size=batch_size, verbose=0, return_dict=True)
+        scored = model.evaluate(*(validation_data or scored_on), batch_size=batch_size, verbose=0, return_dict=True)
+        return scored['loss']
 
     saved, losses = _SavedState(model), {}
-    start = score()['loss']
+    start = score()
     saved.restore()  # recalibrating changed the statistics: every probe starts from the state saved
     for factor in factors:
         max_lr = float(suggestion * factor)
@@ -243,7 +244,7 @@ def confirm_max_lr(
                     callbacks=[cycle],
                     verbose=0,
                 )
-            loss = score()['loss']
+            loss = score()
         finally:
             saved.restore()  # each probe starts where the planned run will
         diverged = not np.isfinite(loss) or loss >= start  # it ended no lower than it began
