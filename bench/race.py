@@ -18,7 +18,8 @@ budgets, each scheduled run spanning its whole budget. Contestants:
     the package's): lowered by the square root of the LR test's steps over the budget, at most half a decade, never
     raised;
   - with --add-confirmed: the same two at the max_lr `confirm_max_lr` picks for each budget (short one-cycle probes at
-    the suggestion and half a decade either side, scored on validation; their steps count as tuning);
+    the suggestion and half a decade either side, then on past the edge until the loss turns up, scored on
+    validation; the steps of the probes it ran count as tuning);
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
     to zero, each at one-cycle Adam's suggested peak (the same LR test): which shape to pick at a suggested peak.
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
@@ -28,7 +29,7 @@ spent (the whole grid for a grid-tuned contestant, the LR range test for a sugge
 seed: a non-finite loss, near chance, or a suggestion more than 10 points below one-cycle at the best grid max_lr), and
 where each grid's pick landed.
 Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes]
-  [--add-confirmed] [--add-budget-aware] [--one-cycle-only] [--plot race.png]
+  [--add-confirmed] [--add-budget-aware] [--one-cycle-only] [--suggested-only] [--plot race.png]
 (--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again, and
  --add-budget-aware the budget-aware candidate; --load race.json --neighbourhood 32 64 128 runs one-cycle at 0.5-2x
  each seed's suggestion; --load race.json --batch-orders 6 runs six single LR tests per seed on other batch
@@ -48,7 +49,6 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from onecycle import OneCycleLR, lr_find, Curve, MiniMobileNetV2, recalibrate_batchnorm, confirm_max_lr
 from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay, warmup_stable_decay, linear_to_zero
-from onecycle.search import PROBE_FACTORS
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
 
@@ -245,11 +245,19 @@ SCHEDULE_FREE_TUNED, SCHEDULE_FREE_UNTUNED = 'schedule-free AdamW, best LR', 'sc
 
 
 def race(
-    problem, seeds=3, budgets=(32, 64, 128, 256, 512), coarse=False, first_seed=0, shapes=False, one_cycle_only=False
+    problem,
+    seeds=3,
+    budgets=(32, 64, 128, 256, 512),
+    coarse=False,
+    first_seed=0,
+    shapes=False,
+    one_cycle_only=False,
+    suggested_only=False,
 ):
     """Every contestant's (val, test, finite) per setting, seed and budget, the suggestions, the LR tests' curves and
     their lengths: a dict. `coarse`: only the whole decades of every grid (and the untuned defaults); `shapes`: the
-    SHAPES_AT_SUGGESTION contestants too; `one_cycle_only`: only the one-cycle contestants (long budgets)."""
+    SHAPES_AT_SUGGESTION contestants too; `one_cycle_only`: only the one-cycle contestants (long budgets);
+    `suggested_only`: only the LR tests and one-cycle at their suggestion (to add --add-confirmed to, without grids)."""
     # coarse: the whole decades of each grid, and the untuned defaults
     decades = lambda grid: (
         tuple(lr for lr in grid if float(np.log10(lr)).is_integer() or lr in (UNTUNED_PEAK, SCHEDULE_FREE_DEFAULT))
@@ -263,8 +271,10 @@ def race(
         (SCHEDULE_FREE_TUNED, 'schedule_free', SCHEDULE_FREE_GRID),
     )
     adamw_grid = decades(ADAMW_COSINE_GRID)
-    if one_cycle_only:  # no baselines
+    if one_cycle_only or suggested_only:  # no baselines
         constant_lr_grids, adamw_grid = (), ()
+    if suggested_only:  # no one-cycle grids either
+        one_cycle_grids = {kind: () for kind in one_cycle_grids}
     runs, suggestions, curves = {}, {'sgd': [], 'adam': []}, {'sgd': [], 'adam': []}
     seed_list = list(range(first_seed, first_seed + seeds))
     record = lambda name, setting, results: runs.setdefault(name, {}).setdefault(setting, {}).update(results)
@@ -297,7 +307,9 @@ def race(
                 )
         if shapes:
             shapes_at_suggestion(runs, problem, split_, seed, suggestions['adam'][-1], budgets)
-    if not one_cycle_only:  # the untuned contestants are the tuned ones' runs at the default setting
+    if not (
+        one_cycle_only or suggested_only
+    ):  # the untuned contestants are the tuned ones' runs at the default setting
         runs[ADAMW_UNTUNED] = {UNTUNED_PEAK: runs[ADAMW_TUNED][UNTUNED_PEAK]}
         runs[SCHEDULE_FREE_UNTUNED] = {SCHEDULE_FREE_DEFAULT: runs[SCHEDULE_FREE_TUNED][SCHEDULE_FREE_DEFAULT]}
     finder_steps = {kind: [sum(len(lrs) for lrs, _ in runs) for runs in by_seed] for kind, by_seed in curves.items()}
@@ -455,8 +467,8 @@ CONFIRMED = {label: f'one-cycle {label}, suggested + confirmed' for label, _, _ 
 
 
 def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
-    """((val, test, finite), max_lr) of one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
-    budget: probes on the training split, scored on the validation split."""
+    """((val, test, finite), probes) of one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
+    budget (probes on the training split, scored on the validation split), and its `MaxLRProbes`."""
     train, batch = split_[0], PROBLEMS[problem].batch
     probes = confirm_max_lr(
         compiled(problem, seed, optimizer(opt_kind)),
@@ -469,21 +481,23 @@ def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
         verbose=0,
         seed=seed,
     )
-    return budget_run(problem, opt_kind, probes.max_lr, split_, budget, seed, one_cycle=True), probes.max_lr
+    return budget_run(problem, opt_kind, probes.max_lr, split_, budget, seed, one_cycle=True), probes
 
 
 def add_confirmed(result):
-    "A race with the CONFIRMED contestants run and added (the same splits, seeds and suggestions); their picks too."
-    picks = result.setdefault('confirmed_max_lr', {})
+    """A race with the CONFIRMED contestants run and added (the same splits, seeds and suggestions); their picks and the
+    steps their probes took too."""
+    picks, probe_steps = result.setdefault('confirmed_max_lr', {}), result.setdefault('confirmed_probe_steps', {})
     for i, seed in enumerate(result['seeds']):
         split_ = split(result['problem'], seed)
         for label, kind, opt_kind in ONE_CYCLES:
             for b in result['budgets']:
-                run, max_lr = confirmed_run(
+                run, probes = confirmed_run(
                     result['problem'], opt_kind, result['suggestions'][kind][i], split_, b, seed
                 )
                 result['runs'].setdefault(CONFIRMED[label], {}).setdefault('suggested', {})[(seed, b)] = run
-                picks.setdefault(kind, {})[f'{seed},{b}'] = max_lr
+                picks.setdefault(kind, {})[f'{seed},{b}'] = probes.max_lr
+                probe_steps.setdefault(kind, {})[f'{seed},{b}'] = probes.steps
     return result
 
 
@@ -524,8 +538,8 @@ def collapsed(result, rows):
             for seed in result['seeds']:
                 _, test, finite = result['runs'][name][setting][(seed, b)]
                 reference = None
-                if name.startswith('one-cycle') and ', suggested' in name:
-                    grid_name = name.split(', suggested')[0] + ', best grid max_lr'
+                grid_name = name.split(', suggested')[0] + ', best grid max_lr'
+                if name.startswith('one-cycle') and ', suggested' in name and grid_name in rows:
                     reference = result['runs'][grid_name][rows[grid_name][b][0]][(seed, b)][1]
                 if collapse(test, finite, chance, reference):
                     out[name].append((seed, b))
@@ -533,10 +547,13 @@ def collapsed(result, rows):
 
 
 def tuning_steps(result, name, budget):
-    "Steps a contestant spends choosing its setting: the whole grid's other runs for a grid-tuned one, the LR test for a suggestion."
+    """Steps a contestant spends choosing its setting: the whole grid's other runs for a grid-tuned one, the LR test for
+    a suggestion, and the probes it ran for a confirmed one (medians over seeds)."""
     if 'suggested' in name:
-        probes = len(PROBE_FACTORS) * min(budget, PROBE_STEPS) if 'confirmed' in name else 0
-        return int(np.median(result['finder_steps']['sgd' if 'SGD' in name else 'adam'])) + probes
+        kind = 'sgd' if 'SGD' in name else 'adam'
+        probes = result['confirmed_probe_steps'][kind] if 'confirmed' in name else {}
+        probes = np.median([probes[f'{seed},{budget}'] for seed in result['seeds']]) if probes else 0
+        return int(np.median(result['finder_steps'][kind]) + probes)
     return (len(result['runs'][name]) - 1) * budget  # each as long as the chosen run
 
 
@@ -625,6 +642,7 @@ def merge(results):
                 'curves': {},
                 'finder_steps': {},
                 'confirmed_max_lr': {},
+                'confirmed_probe_steps': {},
             },
         )
         if (into['budgets'], into['coarse']) != (result['budgets'], result['coarse']):
@@ -640,14 +658,16 @@ def merge(results):
         for key in ('suggestions', 'curves', 'finder_steps'):
             for kind, by_seed in result[key].items():
                 into[key][kind] = into[key].get(kind, []) + list(by_seed)
-        for kind, picks in result.get('confirmed_max_lr', {}).items():  # keyed 'seed,budget'
-            into['confirmed_max_lr'].setdefault(kind, {}).update(picks)
+        for key in ('confirmed_max_lr', 'confirmed_probe_steps'):
+            for kind, by_seed_budget in result.get(key, {}).items():  # keyed 'seed,budget'
+                into[key].setdefault(kind, {}).update(by_seed_budget)
     return list(merged.values())
 
 
 def report(result):
     rows, budgets, n = table(result), result['budgets'], result['test_size']
-    reference = rows.get(ADAMW_TUNED, rows['one-cycle SGD, best grid max_lr'])  # a one-cycle-only race has no AdamW
+    # a one-cycle-only race has no AdamW, a suggested-only one no grid either
+    reference = rows.get(ADAMW_TUNED) or rows.get('one-cycle SGD, best grid max_lr') or rows['one-cycle SGD, suggested']
     target = max(acc for _, acc in reference.values()) if ADAMW_TUNED in rows else None
     target_noise = target and noise(target, n)
     down = collapsed(result, rows)
@@ -690,16 +710,19 @@ def report(result):
         picks = result.get('confirmed_max_lr', {}).get(kind)
         if picks:
             lines.append(
-                f"{CONFIRMED[label]}: picked max_lr as multiples of each seed's suggestion: "
+                f"{CONFIRMED[label]}: picked max_lr as multiples of each seed's suggestion (probes run): "
                 + '; '.join(
                     f"{b} steps "
                     + ', '.join(
                         f"{picks[f'{seed},{b}'] / suggestion:.2g}"
+                        + f" ({result['confirmed_probe_steps'][kind][f'{seed},{b}'] // min(b, PROBE_STEPS)})"
                         for seed, suggestion in zip(result['seeds'], result['suggestions'][kind])
                     )
                     for b in result['budgets']
                 )
             )
+        if f'one-cycle {label}, best grid max_lr' not in rows:  # a suggested-only race
+            continue
         ratios = best_over_suggestion(result, label, kind)
         lines.append(
             f"one-cycle {label}: each seed's best grid max_lr (on validation) over its suggestion, median: "
@@ -708,6 +731,13 @@ def report(result):
     for label, name in [(label, f'one-cycle {label}, suggested') for label, _, _ in ONE_CYCLES] + [
         (label, name) for named in (FOR_THE_BUDGET, CONFIRMED) for label, name in named.items() if name in rows
     ]:
+        per_seed = [
+            ' '.join(f"{result['runs'][name]['suggested'][(seed, b)][1]:.3f}" for b in budgets)
+            for seed in result['seeds']
+        ]
+        lines.append(f"{name}, test accuracy per seed: " + '; '.join(per_seed))
+        if f'one-cycle {label}, best grid max_lr' not in rows:  # a suggested-only race
+            continue
         suggested, best = rows[name], rows[f'one-cycle {label}, best grid max_lr']
         verdict = [
             'tie'
@@ -920,6 +950,11 @@ if __name__ == '__main__':
         '--one-cycle-only', action='store_true', help='only the one-cycle contestants (for long budgets, e.g. 1024)'
     )
     parser.add_argument(
+        '--suggested-only',
+        action='store_true',
+        help='only the LR tests and one-cycle at their suggestion (with --add-confirmed: the probes without any grid)',
+    )
+    parser.add_argument(
         '--add-budget-aware',
         action='store_true',
         help='run one-cycle at the budget-aware candidate reading of the suggestion and add it to the races',
@@ -967,6 +1002,7 @@ if __name__ == '__main__':
                 first_seed=a.first_seed,
                 shapes=a.shapes,
                 one_cycle_only=a.one_cycle_only,
+                suggested_only=a.suggested_only,
             )
         )
         if a.add_budget_aware:

@@ -6,7 +6,7 @@
 __all__ = ['PROBE_FACTORS', 'SearchResult', 'find_momentum', 'MaxLRProbes', 'confirm_max_lr', 'find_weight_decay']
 
 # %% ../nbs/06_search.ipynb #650bbd08
-import math
+import math, warnings
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
@@ -167,7 +167,7 @@ def find_momentum(
     )
 
 # %% ../nbs/06_search.ipynb #32e5a431
-PROBE_FACTORS = (10**-0.5, 1.0, 10**0.5)  # the probes' max_lr, as multiples of the suggestion: half a decade apart
+PROBE_FACTORS = (10**-0.5, 1.0, 10**0.5)  # the first probes' max_lr over the suggestion: half a decade apart
 
 # %% ../nbs/06_search.ipynb #aea36249
 class MaxLRProbes(NamedTuple):
@@ -179,18 +179,42 @@ class MaxLRProbes(NamedTuple):
 
 # %% ../nbs/06_search.ipynb #ab16b22a
 def _probe_data(x, y, batch_size, steps, seed):
-    "The probes' training data (arrays: `steps` shuffled batches; a dataset: repeated) and the first batches to score on."
+    """The probes' training data (arrays: `steps` shuffled batches; a dataset: repeated), the first 16 batches to score
+    on, as (x, y) arrays (a dataset's read once), and their batch size."""
+    import keras
     from onecycle.lr_finder import _shuffled_batches
 
     if y is None:
-        return (x.repeat(), None), (x.take(16), None)
+        first = list(x.take(16).as_numpy_iterator())
+        if not all(isinstance(batch, tuple) and len(batch) == 2 for batch in first):
+            raise argument_error('x', 'a tf.data.Dataset of (x, y) batches', x.element_spec)
+        scored = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *first)
+        return (x.repeat(), None), scored, len(keras.tree.flatten(first[0][0])[0])
     x, y = _shuffled_batches(x, y, batch_size, steps, seed)
-    return (x, y), (x[: 16 * batch_size], y[: 16 * batch_size])
+    return (x, y), (x[: 16 * batch_size], y[: 16 * batch_size]), batch_size
 
 
-def _batches(x, y, batch_size):
-    "The batches of `x` (a dataset's own; arrays cut into `batch_size` rows), to recalibrate batch norm on."
-    return x if y is None else (x[i : i + batch_size] for i in range(0, len(x), batch_size))
+def _batches(inputs, batch_size):
+    "`inputs` (arrays, or a structure of them) cut into batches of `batch_size` rows, to recalibrate batch norm on."
+    import keras
+
+    rows = len(keras.tree.flatten(inputs)[0])
+    return (keras.tree.map_structure(lambda a: a[i : i + batch_size], inputs) for i in range(0, rows, batch_size))
+
+# %% ../nbs/06_search.ipynb #b3c1e0a2
+def _best(losses):
+    "The max_lr of the lowest loss; the lowest max_lr among equals (every probe diverged: the lowest reads as best)."
+    return min(sorted(losses), key=losses.get)
+
+
+def _next_probe(losses):
+    "The max_lr to probe next: one step past the edge when the best probe is the highest or lowest; None when inside."
+    lrs = sorted(losses)
+    if _best(losses) == lrs[-1]:
+        return lrs[-1] ** 2 / lrs[-2]
+    if _best(losses) == lrs[0]:
+        return lrs[0] ** 2 / lrs[1]
+    return None
 
 # %% ../nbs/06_search.ipynb #74eba83a
 def confirm_max_lr(
@@ -203,13 +227,15 @@ def confirm_max_lr(
     batch_size: int = None,  # array inputs: the planned run's batch size (32 when None)
     validation_data: tuple = None,  # (x, y): score each probe by its loss there; None: on its first 16 batches
     probe_steps: int = 128,  # the longest probe; a shorter planned run is probed at its own length
-    factors: tuple = PROBE_FACTORS,  # each probe's max_lr as a multiple of `suggestion`
+    factors: tuple = PROBE_FACTORS,  # the first probes' max_lr as multiples of `suggestion` (at least two)
+    max_probes: int = 6,  # the most probes in all: past the edge of `factors`, probing goes on until the loss turns up
     verbose: int = 1,  # 1: print each probe's loss and the pick; 0: quiet
     seed: int = 0,  # seed of the batch order for arrays
     **cycle_arguments,  # any other argument of `OneCycleLR`, as the planned run will use it
 ) -> MaxLRProbes:
-    """One-cycle probes at `suggestion` x each factor from `model`'s state, restored after each; the lowest loss wins.
-    Batch-norm statistics are recalibrated on the scored training batches before each score."""
+    """One-cycle probes at `suggestion` x each factor from `model`'s state, restored after each, then on past the edge
+    while the best is the highest or lowest; the lowest loss wins. Batch-norm statistics are recalibrated on the scored
+    training batches before each score."""
     from onecycle.callbacks import OneCycleLR
     from onecycle.lr_finder import _SavedState, _backend_rng_kept
     from onecycle.models import recalibrate_batchnorm
@@ -217,20 +243,19 @@ def confirm_max_lr(
     check_range('suggestion', suggestion, 0, math.inf, low_closed=False, high_closed=False)
     check_count('total_steps', total_steps)
     check_count('probe_steps', probe_steps)
+    if len(set(factors)) < 2:
+        raise argument_error('factors', 'two or more different multiples of the suggestion', factors)
+    check_count('max_probes', max_probes, len(set(factors)), 'no fewer than `factors`')
     steps, batch_size = min(total_steps, probe_steps), batch_size or (32 if y is not None else None)
-    (train_x, train_y), scored_on = _probe_data(x, y, batch_size, steps, seed)
+    (train_x, train_y), scored_on, scored_batch = _probe_data(x, y, batch_size, steps, seed)
 
     def score():  # batch-norm statistics from the training batches scored on, as a long run would have them
         with _backend_rng_kept():  # its forward passes run dropout too
-            recalibrate_batchnorm(model, _batches(*scored_on, batch_size))
-        scored = model.evaluate(*(validation_data or scored_on), batch_size=batch_size, verbose=0, return_dict=True)
+            recalibrate_batchnorm(model, _batches(scored_on[0], scored_batch))
+        scored = model.evaluate(*(validation_data or scored_on), batch_size=scored_batch, verbose=0, return_dict=True)
         return scored['loss']
 
-    saved, losses = _SavedState(model), {}
-    start = score()
-    saved.restore()  # recalibrating changed the statistics: every probe starts from the state saved
-    for factor in factors:
-        max_lr = float(suggestion * factor)
+    def probe(max_lr):  # its loss; inf when it ended no lower than the model began
         cycle = OneCycleLR(max_lr=max_lr, total_steps=steps, verbose=0, **cycle_arguments)
         try:
             with _backend_rng_kept():
@@ -247,19 +272,31 @@ def confirm_max_lr(
             loss = score()
         finally:
             saved.restore()  # each probe starts where the planned run will
-        diverged = not np.isfinite(loss) or loss >= start  # it ended no lower than it began
-        losses[max_lr] = math.inf if diverged else loss
+        return loss if np.isfinite(loss) and loss < start else math.inf
+
+    saved = _SavedState(model)
+    start = score()
+    saved.restore()  # recalibrating changed the statistics: every probe starts from the state saved
+    losses = {max_lr: probe(max_lr) for max_lr in sorted({float(suggestion * factor) for factor in factors})}
+    while len(losses) < max_probes and (max_lr := _next_probe(losses)) is not None:
+        losses[max_lr] = probe(max_lr)
     return _picked(losses, steps, verbose)
 
 # %% ../nbs/06_search.ipynb #8de267e3
 def _picked(losses, steps, verbose):
-    "The `MaxLRProbes` of these probes: the lowest finite loss wins; a `ValueError` when every probe diverged."
+    "The `MaxLRProbes` of these probes (by max_lr): the lowest finite loss wins; a `ValueError` when every probe diverged."
+    losses = dict(sorted(losses.items()))
     if all(math.isinf(loss) for loss in losses.values()):
         raise ValueError(
             f"every probe diverged (max_lr {', '.join(f'{lr:.3g}' for lr in losses)}): the suggestion "
             f"is far too high for this run; run the LR range test again with a lower maximum_lr"
         )
-    best = min(losses, key=losses.get)
+    best = _best(losses)
+    if _next_probe(losses) is not None:
+        warnings.warn(
+            f"the best probe, max_lr {best:.3g}, is the {'highest' if best == max(losses) else 'lowest'} of "
+            f"{len(losses)}: the loss had not turned up past it when `max_probes` ran out; raise it to probe further"
+        )
     if verbose:
         probes = ', '.join(f'{lr:.3g} (loss {loss:.4g})' for lr, loss in losses.items())
         print(f"probes of {steps} steps at max_lr {probes}: max_lr {best:.3g}")
