@@ -307,9 +307,8 @@ def race(
                 )
         if shapes:
             shapes_at_suggestion(runs, problem, split_, seed, suggestions['adam'][-1], budgets)
-    if not (
-        one_cycle_only or suggested_only
-    ):  # the untuned contestants are the tuned ones' runs at the default setting
+    # the untuned contestants are the tuned ones' runs at the default setting
+    if not (one_cycle_only or suggested_only):
         runs[ADAMW_UNTUNED] = {UNTUNED_PEAK: runs[ADAMW_TUNED][UNTUNED_PEAK]}
         runs[SCHEDULE_FREE_UNTUNED] = {SCHEDULE_FREE_DEFAULT: runs[SCHEDULE_FREE_TUNED][SCHEDULE_FREE_DEFAULT]}
     finder_steps = {kind: [sum(len(lrs) for lrs, _ in runs) for runs in by_seed] for kind, by_seed in curves.items()}
@@ -467,8 +466,8 @@ CONFIRMED = {label: f'one-cycle {label}, suggested + confirmed' for label, _, _ 
 
 
 def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
-    """((val, test, finite), probes) of one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
-    budget (probes on the training split, scored on the validation split), and its `MaxLRProbes`."""
+    """((val, test, finite), probes): one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
+    budget (probes on the training split, scored on the validation split), and the `MaxLRProbes` it returned."""
     train, batch = split_[0], PROBLEMS[problem].batch
     probes = confirm_max_lr(
         compiled(problem, seed, optimizer(opt_kind)),
