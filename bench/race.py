@@ -550,8 +550,8 @@ def tuning_steps(result, name, budget):
     a suggestion, and the probes it ran for a confirmed one (medians over seeds)."""
     if 'suggested' in name:
         kind = 'sgd' if 'SGD' in name else 'adam'
-        probes = result['confirmed_probe_steps'][kind] if 'confirmed' in name else {}
-        probes = np.median([probes[f'{seed},{budget}'] for seed in result['seeds']]) if probes else 0
+        probe_steps = result['confirmed_probe_steps'][kind] if 'confirmed' in name else {}
+        probes = np.median([probe_steps[f'{seed},{budget}'] for seed in result['seeds']]) if probe_steps else 0
         return int(np.median(result['finder_steps'][kind]) + probes)
     return (len(result['runs'][name]) - 1) * budget  # each as long as the chosen run
 

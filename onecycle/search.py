@@ -209,10 +209,10 @@ def _best(losses):
 
 def _next_probe(losses):
     "The max_lr to probe next: one step past the edge when the best probe is the highest or lowest; None when inside."
-    lrs = sorted(losses)
-    if _best(losses) == lrs[-1]:
+    lrs, best = sorted(losses), _best(losses)
+    if best == lrs[-1]:
         return lrs[-1] ** 2 / lrs[-2]
-    if _best(losses) == lrs[0]:
+    if best == lrs[0]:
         return lrs[0] ** 2 / lrs[1]
     return None
 
