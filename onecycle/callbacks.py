@@ -316,7 +316,7 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
         self,
         num_samples: int = None,  # training samples per epoch; None: steps per epoch come from `fit`
         batch_size: int = None,  # batch size passed to `fit` (with num_samples)
-        max_lr: float = None,  # peak learning rate (required); a list: each sub-optimizer's, in order
+        max_lr: float = None,  # peak LR (required); a list: each sub-optimizer's; `lr_find`'s finder: probed at fit
         end_percentage: float = None,  # clr.py shape: fraction of steps annealing after the cycle (None: default)
         scale_percentage: float = None,  # clr.py shape: start LR as a fraction of max_lr; None: end_percentage
         maximum_momentum: float = 0.95,  # momentum at the ends of the cycle; None and None: don't cycle momentum
@@ -341,7 +341,8 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
             **cycle_arguments,
         )
         _check_lengths(num_samples, batch_size, total_steps)
-        self.peaks = _peaks(max_lr)
+        self.finder, self.probes = _finder_to_confirm(max_lr), None
+        self.peaks = _peaks(self.finder.suggestion() if self.finder else max_lr)  # a finder's: its pick replaces it
         for peak in self.peaks:
             check_cycle_arguments(**{**self.cycle_arguments, 'max_lr': peak})
         self._per_group, self.cycle, self.cycles = len(self.peaks) > 1, None, []
@@ -356,6 +357,23 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
         "`history` of each `fit` this callback was passed to, in order."
         return [_old_names(history, per_group=self._per_group) for history in super().histories]
 
+# %% ../nbs/03_callbacks.ipynb #f1d0a002
+def _finder_to_confirm(max_lr):
+    "`max_lr` when it is a finder from `lr_find`, whose suggestion is probed when `fit` begins; None when it is not one."
+    from onecycle.lr_finder import LRFinder  # a later module: the finder is made with this one's machinery
+
+    if not isinstance(max_lr, LRFinder):
+        return None
+    if max_lr.group_scales:
+        raise argument_error(
+            'max_lr', 'a peak per group for a finder run on layer groups: [s * scale for scale in group_scales]', max_lr
+        )
+    if max_lr.data is None:
+        raise argument_error(
+            'max_lr', 'a number, or a finder returned by `lr_find` (it keeps the data to probe on)', max_lr
+        )
+    return max_lr
+
 # %% ../nbs/03_callbacks.ipynb #bc7186fb
 @patch_to(OneCycleLR)
 def _fit_schedules(self):
@@ -368,9 +386,30 @@ def _fit_schedules(self):
             "OneCycleLR cannot tell the cycle's length: the input's length is unknown. Pass "
             "num_samples and batch_size, total_steps, or steps_per_epoch to `fit`"
         )
+    if self.finder and not self.probes:  # once: a later fit keeps the pick
+        self.probes = _confirmed(self, total)
+        self.peaks = [self.probes.max_lr]
     self.cycles = [one_cycle(total, **{**self.cycle_arguments, 'max_lr': peak}) for peak in self.peaks]
     self.cycle = max(self.cycles, key=lambda cycle: cycle.max_lr)  # the head's
     return _cycle_schedules(self.cycles, self.optimizer)
+
+# %% ../nbs/03_callbacks.ipynb #f1d0a003
+def _confirmed(callback, total_steps):
+    "The probes of its finder's suggestion for a cycle of `total_steps`, from the model's state as `fit` begins."
+    from onecycle.search import confirm_max_lr
+
+    finder = callback.finder
+    return confirm_max_lr(
+        callback.model,
+        *finder.data,
+        suggestion=finder.suggestion(),
+        total_steps=total_steps,
+        batch_size=finder.batch_size,
+        validation_data=finder.validation_data,
+        verbose=callback.verbose,
+        seed=finder.seed,
+        **{name: value for name, value in callback.cycle_arguments.items() if name != 'max_lr'},
+    )
 
 # %% ../nbs/03_callbacks.ipynb #abf1e320
 @patch_to(OneCycleLR)

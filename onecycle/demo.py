@@ -170,7 +170,6 @@ def run_demo(
     from onecycle.callbacks import OneCycleLR
     from onecycle.lr_finder import lr_find
     from onecycle.curves import SUGGESTION_METHODS
-    from onecycle.search import confirm_max_lr
 
     start, out = time.perf_counter(), Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,27 +177,24 @@ def run_demo(
     if verbose:
         print(f"1/3 LR range test on {dataset}, then one-cycle probes around its suggestion for the planned run")
     model = _compiled(setup, keras.optimizers.Adam())
-    curve = lr_find(
+    finder = lr_find(
         model,
         setup['search'],
         minimum_lr=setup['lr_range'][0],
         maximum_lr=setup['lr_range'][1],
         num_steps=setup['search_steps'],
         verbose=verbose,
-    ).curve
-    steps = _steps_per_epoch(setup['train'])
-    probes = confirm_max_lr(
-        model, setup['search'], suggestion=curve.suggestion(), total_steps=epochs * steps, verbose=verbose
     )
-    max_lr = probes.max_lr
+    curve = finder.curve
     figure = Figure(figsize=(7, 4))
     curve.plot(SUGGESTION_METHODS, figure.subplots())
     figure.savefig(out / 'lr_finder.png')
     if verbose:
-        print(f"2/3 one-cycle Adam, max_lr {max_lr:.3g}, {epochs} epochs")
-    one_cycle = OneCycleLR(max_lr=max_lr, verbose=False)
+        print(f"2/3 one-cycle Adam, {epochs} epochs, at the max_lr its probes pick when `fit` begins")
+    one_cycle, steps = OneCycleLR(max_lr=finder, verbose=int(bool(verbose))), _steps_per_epoch(setup['train'])
     runs = {'one-cycle Adam': _fit_logged(model, setup, epochs, steps, [one_cycle], verbose)}
     _plot_history(one_cycle.history, out / 'schedule.png')
+    probes = one_cycle.probes
     if verbose:
         print(f"3/3 AdamW + warm-up cosine, peak {BASELINE_PEAK:g}, {epochs} epochs")
     baseline = _compiled(setup, _warmup_cosine_adamw(epochs * steps, BASELINE_PEAK))
@@ -215,7 +211,7 @@ def run_demo(
         suggested_lr=curve.suggestions(),
         probes=[[lr, 'diverged' if math.isinf(loss) else loss] for lr, loss in probes.losses.items()],
         probe_steps=probes.steps,
-        max_lr=max_lr,
+        max_lr=probes.max_lr,
         one_cycle_test_accuracy=accuracy,
         baseline_test_accuracy=baseline_accuracy,
         baseline=f'AdamW, linear warm-up over 5% then cosine decay to 0, peak {BASELINE_PEAK:g}',
@@ -292,7 +288,8 @@ def main(argv=None):
             args.subset,
         )
     print(
-        f"\n{s['dataset']}, {s['epochs']} epochs: suggested max LR {s['max_lr']:.3g} (one_cycle); test accuracy "
+        f"\n{s['dataset']}, {s['epochs']} epochs: suggested max LR {s['suggested_lr']['one_cycle']:.3g}, probes' pick "
+        f"{s['max_lr']:.3g}; test accuracy "
         f"one-cycle Adam {s['one_cycle_test_accuracy']:.4f} vs AdamW + warm-up cosine "
         f"{s['baseline_test_accuracy']:.4f} "
         f"({s['one_cycle_vs_baseline']}: noise ±{s['noise']:.4f} on {s['test_size']} test examples); wall time "

@@ -111,6 +111,7 @@ class LRFinder(keras.callbacks.Callback):
             for i, scale in enumerate(group_scales):
                 check_range(f'group_scales[{i}]', scale, 0, math.inf, False, False)
         self.group_scales = group_scales and [float(scale) for scale in group_scales]
+        self.data = None  # the (x, y) `lr_find` ran the test on, for `OneCycleLR(max_lr=finder)` to probe on
         self._start_curve()
 
     def _start_curve(self):
@@ -427,13 +428,13 @@ def lr_find(
                 finally:
                     saved.restore()
         finders.append(finder)
-    if repeats == 1:
-        return finders[0]
-    finder = finders[-1]  # returned holding the median curve, each run's curve in its `runs`
-    finder._curve, finder.verbose = Curve.median([f.curve for f in finders]), int(bool(verbose))
-    if save_dir is not None:
-        finder.curve.save(save_dir)
-    finder._report()
+    finder = finders[-1]  # with repeats: returned holding the median curve
+    finder.data = (x, y)  # for `OneCycleLR(max_lr=finder)`, which probes the suggestion on it
+    if repeats > 1:
+        finder._curve, finder.verbose = Curve.median([f.curve for f in finders]), int(bool(verbose))
+        if save_dir is not None:
+            finder.curve.save(save_dir)
+        finder._report()
     return finder
 
 # %% ../nbs/05_lr_finder.ipynb #a0ba957d
