@@ -18,8 +18,9 @@ budgets, each scheduled run spanning its whole budget. Contestants:
     the package's): lowered by the square root of the LR test's steps over the budget, at most half a decade, never
     raised;
   - with --add-confirmed: the same two at the max_lr `confirm_max_lr` picks for each budget (short one-cycle probes at
-    the suggestion and half a decade either side, then on past the edge until the loss turns up, scored on
-    validation; the steps of the probes it ran count as tuning);
+    the suggestion and half a decade either side, then on past the edge until the loss turns up, as
+    `OneCycleLR(max_lr=finder)` runs them: on the LR test's data, the training split, scored on its first 16 batches;
+    the steps of the probes it ran count as tuning);
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
     to zero, each at one-cycle Adam's suggested peak (the same LR test): which shape to pick at a suggested peak.
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
@@ -467,7 +468,8 @@ CONFIRMED = {label: f'one-cycle {label}, suggested + confirmed' for label, _, _ 
 
 def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
     """((val, test, finite), probes): one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
-    budget (probes on the training split, scored on the validation split), and the `MaxLRProbes` it returned."""
+    budget, as `OneCycleLR(max_lr=finder)` runs the probes (on the training split the LR test ran on, scored on its
+    first 16 batches), and the `MaxLRProbes` it returned."""
     train, batch = split_[0], PROBLEMS[problem].batch
     probes = confirm_max_lr(
         compiled(problem, seed, optimizer(opt_kind)),
@@ -475,7 +477,6 @@ def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
         suggestion=suggestion,
         total_steps=budget,
         batch_size=batch,
-        validation_data=split_[1],
         probe_steps=PROBE_STEPS,
         verbose=0,
         seed=seed,
