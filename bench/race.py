@@ -19,7 +19,8 @@ budgets, each scheduled run spanning its whole budget. Contestants:
     raised;
   - with --add-confirmed: the same two at the max_lr `confirm_max_lr` picks for each budget (short one-cycle probes at
     the suggestion and half a decade either side, then on past the edge until the loss turns up, as
-    `OneCycleLR(max_lr=finder)` runs them: on the LR test's data, the training split, scored on its first 16 batches;
+    `OneCycleLR(max_lr=finder)` runs them: on the LR test's data, the training split, scored on 16 batches of it held
+    out of the probes' training;
     the steps of the probes it ran count as tuning);
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
     to zero, each at one-cycle Adam's suggested peak (the same LR test): which shape to pick at a suggested peak.
@@ -468,8 +469,8 @@ CONFIRMED = {label: f'one-cycle {label}, suggested + confirmed' for label, _, _ 
 
 def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
     """((val, test, finite), probes): one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
-    budget, as `OneCycleLR(max_lr=finder)` runs the probes (on the training split the LR test ran on, scored on its
-    first 16 batches), and the `MaxLRProbes` it returned."""
+    budget, as `OneCycleLR(max_lr=finder)` runs the probes (on the training split the LR test ran on, scored on 16
+    batches of it held out of their training), and the `MaxLRProbes` it returned."""
     train, batch = split_[0], PROBLEMS[problem].batch
     probes = confirm_max_lr(
         compiled(problem, seed, optimizer(opt_kind)),

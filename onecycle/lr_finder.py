@@ -350,12 +350,13 @@ def _backend_rng_kept():
         torch.random.set_rng_state(state)
 
 # %% ../nbs/05_lr_finder.ipynb #6e6704b3
-def _shuffled_batches(x, y, batch_size, steps, seed):
-    "`steps` batches of the arrays `x`, `y` in one pass: whole shuffles of the data, one after another, as needed."
-    count = len(keras.tree.flatten(x)[0])
+def _shuffled_batches(x, y, batch_size, steps, seed, rows=None):
+    """`steps` batches of the arrays `x`, `y` in one pass: whole shuffles of the data (of `rows`, their indices, when
+    given), one after another, as needed."""
+    rows = np.arange(len(keras.tree.flatten(x)[0])) if rows is None else np.asarray(rows)
     rng = np.random.default_rng(seed)
-    shuffles = math.ceil(steps * batch_size / count)
-    order = np.concatenate([rng.permutation(count) for _ in range(shuffles)])[: steps * batch_size]
+    shuffles = math.ceil(steps * batch_size / len(rows))
+    order = np.concatenate([rows[rng.permutation(len(rows))] for _ in range(shuffles)])[: steps * batch_size]
     return tuple(keras.tree.map_structure(lambda a: np.asarray(a)[order], data) for data in (x, y))
 
 # %% ../nbs/05_lr_finder.ipynb #c3b26422

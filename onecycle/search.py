@@ -178,9 +178,10 @@ class MaxLRProbes(NamedTuple):
     steps: int
 
 # %% ../nbs/06_search.ipynb #ab16b22a
-def _probe_data(x, y, batch_size, steps, seed):
-    """The probes' training data (arrays: `steps` shuffled batches; a dataset: repeated), the first 16 batches to score
-    on, as (x, y) arrays (a dataset's read once), and their batch size."""
+def _probe_data(x, y, batch_size, steps, seed, hold_out):
+    """The probes' training data (arrays: `steps` shuffled batches; a dataset: repeated), 16 batches to score on as
+    (x, y) arrays (a dataset's read once), and their batch size. `hold_out` (arrays): the scored rows are left out of
+    the probes' training, at most a fifth of them; else the scored batches are the training's first 16."""
     import keras
     from onecycle.lr_finder import _shuffled_batches
 
@@ -190,8 +191,15 @@ def _probe_data(x, y, batch_size, steps, seed):
             raise argument_error('x', 'a tf.data.Dataset of (x, y) batches', x.element_spec)
         scored = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *first)
         return (x.repeat(), None), scored, len(keras.tree.flatten(first[0][0])[0])
-    x, y = _shuffled_batches(x, y, batch_size, steps, seed)
-    return (x, y), (x[: 16 * batch_size], y[: 16 * batch_size]), batch_size
+    count = len(keras.tree.flatten(x)[0])
+    if hold_out and count < 5:
+        raise argument_error('x', 'at least 5 rows (a fifth is held out to score the probes on)', f'{count} rows')
+    held = min(16 * batch_size, count // 5) if hold_out else 0
+    rows = np.random.default_rng(seed).permutation(count)
+    train = _shuffled_batches(x, y, batch_size, steps, seed, rows=np.sort(rows[held:]))
+    if not hold_out:
+        return train, keras.tree.map_structure(lambda a: a[: 16 * batch_size], train), batch_size
+    return train, keras.tree.map_structure(lambda a: np.asarray(a)[rows[:held]], (x, y)), batch_size
 
 
 def _batches(inputs, batch_size):
@@ -225,7 +233,7 @@ def confirm_max_lr(
     suggestion: float,  # the max_lr to confirm, e.g. `lr_find(model, x, y).suggestion()`
     total_steps: int,  # optimizer steps of the planned run
     batch_size: int = None,  # array inputs: the planned run's batch size (32 when None)
-    validation_data: tuple = None,  # (x, y): score each probe by its loss there; None: on its first 16 batches
+    validation_data: tuple = None,  # (x, y): score each probe there; None: 16 batches of `x`, held out for arrays
     probe_steps: int = 128,  # the longest probe; a shorter planned run is probed at its own length
     factors: tuple = PROBE_FACTORS,  # the first probes' max_lr as multiples of `suggestion` (at least two)
     max_probes: int = 6,  # the most probes in all: past the edge of `factors`, probing goes on until the loss turns up
@@ -247,7 +255,7 @@ def confirm_max_lr(
         raise argument_error('factors', 'two or more different multiples of the suggestion', factors)
     check_count('max_probes', max_probes, len(set(factors)), 'no fewer than `factors`')
     steps, batch_size = min(total_steps, probe_steps), batch_size or (32 if y is not None else None)
-    (train_x, train_y), scored_on, scored_batch = _probe_data(x, y, batch_size, steps, seed)
+    (train_x, train_y), scored_on, scored_batch = _probe_data(x, y, batch_size, steps, seed, validation_data is None)
 
     def score():  # batch-norm statistics from the training batches scored on, as a long run would have them
         with _backend_rng_kept():  # its forward passes run dropout too
