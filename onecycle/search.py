@@ -191,15 +191,15 @@ def _probe_data(x, y, batch_size, steps, seed, hold_out):
             raise argument_error('x', 'a tf.data.Dataset of (x, y) batches', x.element_spec)
         scored = keras.tree.map_structure(lambda *parts: np.concatenate(parts), *first)
         return (x.repeat(), None), scored, len(keras.tree.flatten(first[0][0])[0])
-    count = len(keras.tree.flatten(x)[0])
-    if hold_out and count < 5:
-        raise argument_error('x', 'at least 5 rows (a fifth is held out to score the probes on)', f'{count} rows')
-    held = min(16 * batch_size, count // 5) if hold_out else 0
-    rows = np.random.default_rng(seed).permutation(count)
-    train = _shuffled_batches(x, y, batch_size, steps, seed, rows=np.sort(rows[held:]))
     if not hold_out:
+        train = _shuffled_batches(x, y, batch_size, steps, seed)
         return train, keras.tree.map_structure(lambda a: a[: 16 * batch_size], train), batch_size
-    return train, keras.tree.map_structure(lambda a: np.asarray(a)[rows[:held]], (x, y)), batch_size
+    count = len(keras.tree.flatten(x)[0])
+    if count < 5:
+        raise argument_error('x', 'at least 5 rows (a fifth is held out to score the probes on)', f'{count} rows')
+    held = np.random.default_rng(seed).permutation(count)[: min(16 * batch_size, count // 5)]
+    train = _shuffled_batches(x, y, batch_size, steps, seed, rows=np.setdiff1d(np.arange(count), held))
+    return train, keras.tree.map_structure(lambda a: np.asarray(a)[held], (x, y)), batch_size
 
 
 def _batches(inputs, batch_size):
@@ -243,7 +243,7 @@ def confirm_max_lr(
 ) -> MaxLRProbes:
     """One-cycle probes at `suggestion` x each factor from `model`'s state, restored after each, then on past the edge
     while the best is the highest or lowest; the lowest loss wins. Batch-norm statistics are recalibrated on the scored
-    training batches before each score."""
+    rows before each score."""
     from onecycle.callbacks import OneCycleLR
     from onecycle.lr_finder import _SavedState, _backend_rng_kept
     from onecycle.models import recalibrate_batchnorm
@@ -257,7 +257,7 @@ def confirm_max_lr(
     steps, batch_size = min(total_steps, probe_steps), batch_size or (32 if y is not None else None)
     (train_x, train_y), scored_on, scored_batch = _probe_data(x, y, batch_size, steps, seed, validation_data is None)
 
-    def score():  # batch-norm statistics from the training batches scored on, as a long run would have them
+    def score():  # batch-norm statistics from the rows scored on, as a long run would have them
         with _backend_rng_kept():  # its forward passes run dropout too
             recalibrate_batchnorm(model, _batches(scored_on[0], scored_batch))
         scored = model.evaluate(*(validation_data or scored_on), batch_size=scored_batch, verbose=0, return_dict=True)
