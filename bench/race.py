@@ -487,9 +487,11 @@ def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
 
 def add_confirmed(result):
     """A race with the CONFIRMED contestants run and added (the same splits, seeds and suggestions); their picks, the
-    steps their probes took and each probe's loss (by max_lr) too."""
+    steps their probes took and each probe's loss and its standard error above the best (by max_lr) too."""
     picks, probe_steps = result.setdefault('confirmed_max_lr', {}), result.setdefault('confirmed_probe_steps', {})
-    probe_losses = result.setdefault('confirmed_probe_losses', {})
+    probe_losses, probe_errors = (
+        result.setdefault(key, {}) for key in ('confirmed_probe_losses', 'confirmed_probe_errors')
+    )
     for i, seed in enumerate(result['seeds']):
         split_ = split(result['problem'], seed)
         for label, kind, opt_kind in ONE_CYCLES:
@@ -501,6 +503,9 @@ def add_confirmed(result):
                 picks.setdefault(kind, {})[f'{seed},{b}'] = probes.max_lr
                 probe_steps.setdefault(kind, {})[f'{seed},{b}'] = probes.steps
                 probe_losses.setdefault(kind, {})[f'{seed},{b}'] = {str(lr): loss for lr, loss in probes.losses.items()}
+                probe_errors.setdefault(kind, {})[f'{seed},{b}'] = {
+                    str(lr): e for lr, e in probes.standard_errors.items()
+                }
     return result
 
 
@@ -647,6 +652,7 @@ def merge(results):
                 'confirmed_max_lr': {},
                 'confirmed_probe_steps': {},
                 'confirmed_probe_losses': {},
+                'confirmed_probe_errors': {},
             },
         )
         if (into['budgets'], into['coarse']) != (result['budgets'], result['coarse']):
@@ -662,7 +668,7 @@ def merge(results):
         for key in ('suggestions', 'curves', 'finder_steps'):
             for kind, by_seed in result[key].items():
                 into[key][kind] = into[key].get(kind, []) + list(by_seed)
-        for key in ('confirmed_max_lr', 'confirmed_probe_steps', 'confirmed_probe_losses'):
+        for key in ('confirmed_max_lr', 'confirmed_probe_steps', 'confirmed_probe_losses', 'confirmed_probe_errors'):
             for kind, by_seed_budget in result.get(key, {}).items():  # keyed 'seed,budget'
                 into[key].setdefault(kind, {}).update(by_seed_budget)
     return list(merged.values())

@@ -324,6 +324,7 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
         verbose: int = 1,  # 1: print each epoch's last LR and momentum (when Keras' own output is off); 0: quiet
         *,
         total_steps: int = None,  # the cycle's length in optimizer steps; None: epochs x steps per epoch
+        validation_data: tuple = None,  # `max_lr` a finder: (x, y) to score its probes on; None: the finder's, else held out
         **cycle_arguments,  # any argument of the PyTorch shape (`TorchCycle`): giving one selects that shape
     ):
         keras.callbacks.Callback.__init__(self)  # a preset: its schedules are made when `fit` tells the length
@@ -342,6 +343,11 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
         )
         _check_lengths(num_samples, batch_size, total_steps)
         self.finder, self.probes = _finder_to_confirm(max_lr), None
+        if validation_data is not None and not self.finder:
+            raise argument_error(
+                'validation_data', "None unless `max_lr` is a finder (it scores the probes)", validation_data
+            )
+        self.validation_data = validation_data
         self.peaks = _peaks(self.finder.suggestion() if self.finder else max_lr)  # a finder's: its pick replaces it
         for peak in self.peaks:
             check_cycle_arguments(**{**self.cycle_arguments, 'max_lr': peak})
@@ -405,7 +411,7 @@ def _confirmed(callback, total_steps):
         suggestion=finder.suggestion(),
         total_steps=total_steps,
         batch_size=finder.batch_size,
-        validation_data=finder.validation_data,
+        validation_data=finder.validation_data if callback.validation_data is None else callback.validation_data,
         verbose=callback.verbose,
         seed=finder.seed,
         **{name: value for name, value in callback.cycle_arguments.items() if name != 'max_lr'},

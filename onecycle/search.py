@@ -171,11 +171,13 @@ PROBE_FACTORS = (10**-0.5, 1.0, 10**0.5)  # the first probes' max_lr over the su
 
 # %% ../nbs/06_search.ipynb #aea36249
 class MaxLRProbes(NamedTuple):
-    "What `confirm_max_lr` found: the max_lr to train with, each probe's loss by its max_lr, and the steps they took."
+    """What `confirm_max_lr` found: the max_lr to train with, each probe's loss by its max_lr, the steps they took, and
+    the standard error of each probe's loss above the lowest (inf for a diverged probe)."""
 
     max_lr: float
     losses: dict
     steps: int
+    standard_errors: dict
 
 # %% ../nbs/06_search.ipynb #ab16b22a
 def _probe_data(x, y, batch_size, steps, seed, hold_out):
@@ -200,6 +202,20 @@ def _probe_data(x, y, batch_size, steps, seed, hold_out):
     held = np.random.default_rng(seed).permutation(count)[: min(16 * batch_size, count // 5)]
     train = _shuffled_batches(x, y, batch_size, steps, seed, rows=np.setdiff1d(np.arange(count), held))
     return train, keras.tree.map_structure(lambda a: np.asarray(a)[held], (x, y)), batch_size
+
+
+_SCORED_PARTS = 64  # the scored rows' fewest parts (one per row when fewer rows): their spread is the score's noise
+
+
+def _part_losses(model, x, y, batch_size):
+    "The loss of each part of the rows (x, y) and the parts' sizes: at least `_SCORED_PARTS` parts, none over `batch_size`."
+    import keras
+
+    rows = len(keras.tree.flatten(x)[0])
+    parts = np.array_split(np.arange(rows), max(math.ceil(rows / batch_size), min(rows, _SCORED_PARTS)))
+    rows_of = lambda inputs, part: keras.tree.map_structure(lambda a: np.asarray(a)[part], inputs)
+    losses = [model.test_on_batch(rows_of(x, part), rows_of(y, part), return_dict=True)['loss'] for part in parts]
+    return np.asarray(losses, dtype=float), np.asarray([len(part) for part in parts])
 
 
 def _batches(inputs, batch_size):
@@ -254,16 +270,17 @@ def confirm_max_lr(
     if len(set(factors)) < 2:
         raise argument_error('factors', 'two or more different multiples of the suggestion', factors)
     check_count('max_probes', max_probes, len(set(factors)), 'no fewer than `factors`')
+    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        raise argument_error('validation_data', 'None or (x, y) arrays', validation_data)
     steps, batch_size = min(total_steps, probe_steps), batch_size or (32 if y is not None else None)
     (train_x, train_y), scored_on, scored_batch = _probe_data(x, y, batch_size, steps, seed, validation_data is None)
 
-    def score():  # batch-norm statistics from the rows scored on, as a long run would have them
+    def score():  # the loss of each part of the scored rows, batch-norm statistics from them as a long run has them
         with _backend_rng_kept():  # its forward passes run dropout too
             recalibrate_batchnorm(model, _batches(scored_on[0], scored_batch))
-        scored = model.evaluate(*(validation_data or scored_on), batch_size=scored_batch, verbose=0, return_dict=True)
-        return scored['loss']
+        return _part_losses(model, *(validation_data or scored_on), scored_batch)
 
-    def probe(max_lr):  # its loss; inf when it ended no lower than the model began
+    def probe(max_lr):  # its loss (inf when it ended no lower than the model began); its parts' losses by max_lr
         cycle = OneCycleLR(max_lr=max_lr, total_steps=steps, verbose=0, **cycle_arguments)
         try:
             with _backend_rng_kept():
@@ -277,38 +294,54 @@ def confirm_max_lr(
                     callbacks=[cycle],
                     verbose=0,
                 )
-            loss = score()
+            part_losses[max_lr], _ = score()
         finally:
             saved.restore()  # each probe starts where the planned run will
+        loss = float(part_losses[max_lr] @ sizes / sizes.sum())
         return loss if np.isfinite(loss) and loss < start else math.inf
 
-    saved = _SavedState(model)
-    start = score()
+    saved, part_losses = _SavedState(model), {}
+    start_parts, sizes = score()
+    start = start_parts @ sizes / sizes.sum()
     saved.restore()  # recalibrating changed the statistics: every probe starts from the state saved
     losses = {max_lr: probe(max_lr) for max_lr in sorted({float(suggestion * factor) for factor in factors})}
     while len(losses) < max_probes and (max_lr := _next_probe(losses)) is not None:
         losses[max_lr] = probe(max_lr)
-    return _picked(losses, steps, verbose)
+    return _picked(losses, part_losses, steps, verbose)
 
 # %% ../nbs/06_search.ipynb #8de267e3
-def _picked(losses, steps, verbose):
-    "The `MaxLRProbes` of these probes (by max_lr): the lowest finite loss wins; a `ValueError` when every probe diverged."
+def _standard_errors(losses, part_losses):
+    "Each probe's standard error of its loss above the best probe's, paired over the scored parts (inf: diverged)."
+    best = _best(losses)
+
+    def error(max_lr):
+        gaps = part_losses[max_lr] - part_losses[best]
+        return float(np.std(gaps, ddof=1) / math.sqrt(len(gaps))) if len(gaps) > 1 else 0.0
+
+    return {max_lr: error(max_lr) if math.isfinite(loss) else math.inf for max_lr, loss in losses.items()}
+
+
+def _picked(losses, part_losses, steps, verbose):
+    """The `MaxLRProbes` of these probes (by max_lr, with their parts' losses): the lowest finite loss wins; a
+    `ValueError` when every probe diverged."""
     losses = dict(sorted(losses.items()))
     if all(math.isinf(loss) for loss in losses.values()):
         raise ValueError(
             f"every probe diverged (max_lr {', '.join(f'{lr:.3g}' for lr in losses)}): the suggestion "
             f"is far too high for this run; run the LR range test again with a lower maximum_lr"
         )
-    best = _best(losses)
+    best, errors = _best(losses), _standard_errors(losses, part_losses)
     if _next_probe(losses) is not None:
         warnings.warn(
             f"the best probe, max_lr {best:.3g}, is the {'highest' if best == max(losses) else 'lowest'} of "
             f"{len(losses)}: the loss had not turned up past it when `max_probes` ran out; raise it to probe further"
         )
     if verbose:
-        probes = ', '.join(f'{lr:.3g} (loss {loss:.4g})' for lr, loss in losses.items())
-        print(f"probes of {steps} steps at max_lr {probes}: max_lr {best:.3g}")
-    return MaxLRProbes(best, losses, len(losses) * steps)
+        probes = ', '.join(f'{lr:.3g} (loss {loss:.4g} ± {errors[lr]:.2g})' for lr, loss in losses.items())
+        ties = [f'{lr:.3g}' for lr, loss in losses.items() if lr != best and loss - losses[best] < errors[lr]]
+        tied = f" (within one standard error of it: {', '.join(ties)})" if ties else ''
+        print(f"probes of {steps} steps at max_lr {probes}: max_lr {best:.3g}{tied}")
+    return MaxLRProbes(best, losses, len(losses) * steps, errors)
 
 # %% ../nbs/06_search.ipynb #73f1f61b
 def find_weight_decay(
