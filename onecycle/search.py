@@ -297,12 +297,13 @@ def confirm_max_lr(
             part_losses[max_lr], _ = score()
         finally:
             saved.restore()  # each probe starts where the planned run will
-        loss = float(part_losses[max_lr] @ sizes / sizes.sum())
+        loss = float(part_losses[max_lr] @ weights)
         return loss if np.isfinite(loss) and loss < start else math.inf
 
     saved, part_losses = _SavedState(model), {}
     start_parts, sizes = score()
-    start = start_parts @ sizes / sizes.sum()
+    weights = sizes / sizes.sum()  # each part's share of the scored rows: the loss is their weighted mean
+    start = start_parts @ weights
     saved.restore()  # recalibrating changed the statistics: every probe starts from the state saved
     losses = {max_lr: probe(max_lr) for max_lr in sorted({float(suggestion * factor) for factor in factors})}
     while len(losses) < max_probes and (max_lr := _next_probe(losses)) is not None:
