@@ -21,7 +21,10 @@ budgets, each scheduled run spanning its whole budget. Contestants:
     the suggestion and half a decade either side, then on past the edge until the loss turns up, as
     `OneCycleLR(max_lr=finder)` runs them: on the LR test's data, the training split, scored on 16 batches of it held
     out of the probes' training;
-    the steps of the probes it ran count as tuning);
+    the steps of the probes it ran count as tuning); with --every-probe BUDGETS also one-cycle at every max_lr the
+    probes tried, so a rule that picks from the probes can be judged offline (PROBE_PICKS: the package's lowest
+    held-out loss, the lowest max_lr within one standard error of it, the best validation accuracy of those runs (a
+    grid at the probes' points) and the best test accuracy (the oracle, out of reach of any rule));
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
     to zero, each at one-cycle Adam's suggested peak (the same LR test): which shape to pick at a suggested peak.
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
@@ -31,7 +34,7 @@ spent (the whole grid for a grid-tuned contestant, the LR range test for a sugge
 seed: a non-finite loss, near chance, or a suggestion more than 10 points below one-cycle at the best grid max_lr), and
 where each grid's pick landed.
 Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes]
-  [--add-confirmed] [--add-budget-aware] [--one-cycle-only] [--suggested-only] [--plot race.png]
+  [--add-confirmed [--every-probe 32 128]] [--add-budget-aware] [--one-cycle-only] [--suggested-only] [--plot race.png]
 (--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again, and
  --add-budget-aware the budget-aware candidate; --load race.json --neighbourhood 32 64 128 runs one-cycle at 0.5-2x
  each seed's suggestion; --load race.json --batch-orders 6 runs six single LR tests per seed on other batch
@@ -509,6 +512,67 @@ def add_confirmed(result):
     return result
 
 
+def every_probe(result, budgets):
+    """A race with --add-confirmed's probes, and one-cycle trained at every max_lr they tried at these budgets, so that
+    any rule that picks from the probes' losses can be judged offline against the test accuracy its pick gets: per kind
+    and 'seed,budget', {max_lr: (val, test, finite)} in `probe_runs` (the suggestion's and the pick's runs are reused)."""
+    by_kind = result.setdefault('probe_runs', {})
+    for seed in result['seeds']:
+        split_ = split(result['problem'], seed)
+        for label, kind, opt_kind in ONE_CYCLES:
+            for b in [b for b in result['budgets'] if b in budgets]:
+                known = {
+                    result['confirmed_max_lr'][kind][f'{seed},{b}']: result['runs'][CONFIRMED[label]]['suggested'],
+                    result['suggestions'][kind][result['seeds'].index(seed)]: result['runs'][
+                        f'one-cycle {label}, suggested'
+                    ]['suggested'],
+                }
+                by_kind.setdefault(kind, {})[f'{seed},{b}'] = {
+                    lr: list(
+                        next((runs[(seed, b)] for at, runs in known.items() if np.isclose(at, float(lr))), None)
+                        or budget_run(result['problem'], opt_kind, float(lr), split_, b, seed, one_cycle=True)
+                    )
+                    for lr in result['confirmed_probe_losses'][kind][f'{seed},{b}']
+                }
+    return result
+
+
+# rules that pick a max_lr from the probes, judged by --every-probe: name -> f(losses, standard errors, the runs at
+# every probe) -> the probe picked (keys are the probes' max_lr as strings)
+PROBE_PICKS = {
+    'lowest held-out loss (the package)': lambda losses, errors, runs: min(losses, key=losses.get),
+    'lowest max_lr within 1 SE of it': lambda losses, errors, runs: min(
+        (lr for lr in losses if np.isfinite(losses[lr]) and losses[lr] - min(losses.values()) <= errors[lr]), key=float
+    ),
+    'best validation accuracy (a grid at the probes)': lambda losses, errors, runs: max(
+        runs, key=lambda lr: runs[lr][0]
+    ),
+    'best test accuracy (the oracle)': lambda losses, errors, runs: max(runs, key=lambda lr: runs[lr][1]),
+}
+
+
+def probe_picks(result):
+    "Per optimizer and budget, the median test accuracy (and each seed's, with the pick's multiple of the suggestion) of one-cycle at each PROBE_PICKS rule's pick."
+    lines = []
+    for label, kind, _ in ONE_CYCLES:
+        runs_by_key = result.get('probe_runs', {}).get(kind, {})
+        for b in sorted({int(key.split(',')[1]) for key in runs_by_key}):
+            seeds = [seed for seed in result['seeds'] if f'{seed},{b}' in runs_by_key]
+            for name, pick in PROBE_PICKS.items():
+                picked = []  # (test accuracy, multiple of the suggestion) per seed
+                for seed in seeds:
+                    key, runs = f'{seed},{b}', runs_by_key[f'{seed},{b}']
+                    lr = pick(
+                        result['confirmed_probe_losses'][kind][key], result['confirmed_probe_errors'][kind][key], runs
+                    )
+                    picked.append((runs[lr][1], float(lr) / result['suggestions'][kind][result['seeds'].index(seed)]))
+                lines.append(
+                    f"one-cycle {label:4s} {b:4d} steps  {name:48s} {np.median([t for t, _ in picked]):.3f}  per seed "
+                    + ' '.join(f'{t:.3f} ({m:.2g}x)' for t, m in picked)
+                )
+    return '\n'.join(lines)
+
+
 def add_shapes(result):
     "A saved race with the SHAPES_AT_SUGGESTION contestants run and added (the same splits, seeds and suggestions)."
     for seed, peak in zip(result['seeds'], result['suggestions']['adam']):
@@ -653,6 +717,7 @@ def merge(results):
                 'confirmed_probe_steps': {},
                 'confirmed_probe_losses': {},
                 'confirmed_probe_errors': {},
+                'probe_runs': {},
             },
         )
         if (into['budgets'], into['coarse']) != (result['budgets'], result['coarse']):
@@ -668,7 +733,13 @@ def merge(results):
         for key in ('suggestions', 'curves', 'finder_steps'):
             for kind, by_seed in result[key].items():
                 into[key][kind] = into[key].get(kind, []) + list(by_seed)
-        for key in ('confirmed_max_lr', 'confirmed_probe_steps', 'confirmed_probe_losses', 'confirmed_probe_errors'):
+        for key in (
+            'confirmed_max_lr',
+            'confirmed_probe_steps',
+            'confirmed_probe_losses',
+            'confirmed_probe_errors',
+            'probe_runs',
+        ):
             for kind, by_seed_budget in result.get(key, {}).items():  # keyed 'seed,budget'
                 into[key].setdefault(kind, {}).update(by_seed_budget)
     return list(merged.values())
@@ -983,6 +1054,14 @@ if __name__ == '__main__':
         help="with --load: this many single LR tests per seed on other batch orders, one-cycle at each one's suggestion",
     )
     parser.add_argument(
+        '--every-probe',
+        type=int,
+        nargs='+',
+        default=None,
+        help="with --add-confirmed (or --load of a race with its probes): one-cycle at every probe's max_lr at these "
+        'budgets, and the test accuracy each rule that picks from the probes would get',
+    )
+    parser.add_argument(
         '--add-shapes',
         action='store_true',
         help='with --load: run those shapes and add them to the loaded races (keep with --save)',
@@ -996,12 +1075,15 @@ if __name__ == '__main__':
         results = [add_budget_aware(result) for result in results]
     if a.add_confirmed and a.load:
         results = [add_confirmed(result) for result in results]
+    if a.every_probe and a.load:
+        results = [every_probe(result, a.every_probe) for result in results]
     for result in results if a.neighbourhood else []:
         neighbourhood(result, a.neighbourhood)
     for result in results if a.batch_orders else []:
         batch_orders(result, a.batch_orders)
     for result in results:
         print(report(result), '\n')
+        print(probe_picks(result), '\n')
     for problem in [] if a.load else a.problems:
         results.append(
             race(
@@ -1019,7 +1101,10 @@ if __name__ == '__main__':
             add_budget_aware(results[-1])
         if a.add_confirmed:
             add_confirmed(results[-1])
+        if a.every_probe:
+            every_probe(results[-1], a.every_probe)
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
+        print(probe_picks(results[-1]), '\n', flush=True)
     if a.markdown:
         print(markdown(results))
     if a.save:

@@ -10,7 +10,7 @@ import inspect, warnings
 import numpy as np
 import keras
 from keras import ops
-from .core import document, check_count, check_choice, patch_to, forget_patched, argument_error
+from .core import document, check_count, check_choice, check_pair, patch_to, forget_patched, argument_error
 from .schedules import Schedule, ShapeToFit, one_cycle, check_cycle_arguments, cycle_arguments
 from onecycle.in_graph import (
     InGraphOverrides,
@@ -347,6 +347,7 @@ class OneCycleLR(ParamScheduler, metaclass=_TakesOldCallForms):
             raise argument_error(
                 'validation_data', "None unless `max_lr` is a finder (it scores the probes)", validation_data
             )
+        check_pair('validation_data', validation_data)
         self.validation_data = validation_data
         self.peaks = _peaks(self.finder.suggestion() if self.finder else max_lr)  # a finder's: its pick replaces it
         for peak in self.peaks:

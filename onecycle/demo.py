@@ -47,18 +47,11 @@ def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
         train = (
             tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(x_train), seed=seed).batch(batch_size)
         )
-        search = (
-            tf.data.Dataset.from_tensor_slices((x_train, y_train))
-            .shuffle(len(x_train), seed=seed)
-            .repeat()
-            .batch(batch_size)
-        )  # the training batch size
         test = tf.data.Dataset.from_tensor_slices(test).batch(256)
         return dict(
             train=train,
             test=test,
-            search=search,
-            search_steps=100,
+            search=dict(x=x_train, y=y_train, batch_size=batch_size),  # arrays: the probes hold rows out to score on
             build=lambda: digits_mlp(seed),
             from_logits=True,
             lr_range=(1e-5, 10.0),
@@ -72,8 +65,7 @@ def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
         return dict(
             train=train,
             test=test,
-            search=train,
-            search_steps=None,
+            search=dict(x=train),
             build=build,
             from_logits=False,
             lr_range=(1e-5, 1.0),
@@ -177,14 +169,8 @@ def run_demo(
     if verbose:
         print(f"1/3 LR range test on {dataset}, then one-cycle probes around its suggestion for the planned run")
     model = _compiled(setup, keras.optimizers.Adam())
-    finder = lr_find(
-        model,
-        setup['search'],
-        minimum_lr=setup['lr_range'][0],
-        maximum_lr=setup['lr_range'][1],
-        num_steps=setup['search_steps'],
-        verbose=verbose,
-    )
+    low, high = setup['lr_range']
+    finder = lr_find(model, **setup['search'], minimum_lr=low, maximum_lr=high, verbose=verbose, seed=seed)
     curve = finder.curve
     figure = Figure(figsize=(7, 4))
     curve.plot(SUGGESTION_METHODS, figure.subplots())
@@ -209,7 +195,10 @@ def run_demo(
         batch_size=batch_size,
         seed=seed,
         suggested_lr=curve.suggestions(),
-        probes=[[lr, 'diverged' if math.isinf(loss) else loss] for lr, loss in probes.losses.items()],
+        probes=[  # max_lr, loss, standard error above the best
+            [lr, loss, probes.standard_errors[lr]] if math.isfinite(loss) else [lr, 'diverged', 'diverged']
+            for lr, loss in probes.losses.items()
+        ],
         probe_steps=probes.steps,
         max_lr=probes.max_lr,
         one_cycle_test_accuracy=accuracy,

@@ -10,7 +10,7 @@ import math, warnings
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
-from .core import document, argument_error, check_range, check_count
+from .core import document, argument_error, check_range, check_count, check_pair
 from .curves import Curve
 
 # %% ../nbs/06_search.ipynb #a658e3dc
@@ -270,8 +270,7 @@ def confirm_max_lr(
     if len(set(factors)) < 2:
         raise argument_error('factors', 'two or more different multiples of the suggestion', factors)
     check_count('max_probes', max_probes, len(set(factors)), 'no fewer than `factors`')
-    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-        raise argument_error('validation_data', 'None or (x, y) arrays', validation_data)
+    check_pair('validation_data', validation_data)
     steps, batch_size = min(total_steps, probe_steps), batch_size or (32 if y is not None else None)
     (train_x, train_y), scored_on, scored_batch = _probe_data(x, y, batch_size, steps, seed, validation_data is None)
 
