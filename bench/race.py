@@ -53,6 +53,7 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from onecycle import OneCycleLR, lr_find, Curve, MiniMobileNetV2, recalibrate_batchnorm, confirm_max_lr
+from onecycle.search import MaxLRProbes
 from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay, warmup_stable_decay, linear_to_zero
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
@@ -521,34 +522,46 @@ def every_probe(result, budgets):
         split_ = split(result['problem'], seed)
         for label, kind, opt_kind in ONE_CYCLES:
             for b in [b for b in result['budgets'] if b in budgets]:
-                known = {
-                    result['confirmed_max_lr'][kind][f'{seed},{b}']: result['runs'][CONFIRMED[label]]['suggested'],
+                key = f'{seed},{b}'
+                ran = {  # max_lr -> the run the race already has there
+                    result['confirmed_max_lr'][kind][key]: result['runs'][CONFIRMED[label]]['suggested'][(seed, b)],
                     result['suggestions'][kind][result['seeds'].index(seed)]: result['runs'][
                         f'one-cycle {label}, suggested'
-                    ]['suggested'],
+                    ]['suggested'][(seed, b)],
                 }
-                by_kind.setdefault(kind, {})[f'{seed},{b}'] = {
+                by_kind.setdefault(kind, {})[key] = {
                     lr: list(
-                        next((runs[(seed, b)] for at, runs in known.items() if np.isclose(at, float(lr))), None)
+                        ran.get(float(lr))
                         or budget_run(result['problem'], opt_kind, float(lr), split_, b, seed, one_cycle=True)
                     )
-                    for lr in result['confirmed_probe_losses'][kind][f'{seed},{b}']
+                    for lr in result['confirmed_probe_losses'][kind][key]
                 }
     return result
 
 
-# rules that pick a max_lr from the probes, judged by --every-probe: name -> f(losses, standard errors, the runs at
-# every probe) -> the probe picked (keys are the probes' max_lr as strings)
+# rules that pick a max_lr from the probes, judged by --every-probe: name -> f(the probes as `confirm_max_lr` returned
+# them, a `MaxLRProbes`; the runs at every probe, {max_lr: (val, test, finite)}) -> the max_lr picked
 PROBE_PICKS = {
-    'lowest held-out loss (the package)': lambda losses, errors, runs: min(losses, key=losses.get),
-    'lowest max_lr within 1 SE of it': lambda losses, errors, runs: min(
-        (lr for lr in losses if np.isfinite(losses[lr]) and losses[lr] - min(losses.values()) <= errors[lr]), key=float
-    ),
-    'best validation accuracy (a grid at the probes)': lambda losses, errors, runs: max(
-        runs, key=lambda lr: runs[lr][0]
-    ),
-    'best test accuracy (the oracle)': lambda losses, errors, runs: max(runs, key=lambda lr: runs[lr][1]),
+    'lowest held-out loss (the package)': lambda probes, runs: probes.max_lr,
+    'lowest max_lr within 1 SE of it': lambda probes, runs: min(
+        lr
+        for lr, loss in probes.losses.items()
+        if lr == probes.max_lr or loss - probes.losses[probes.max_lr] < probes.standard_errors[lr]
+    ),  # a tie as `confirm_max_lr` names one
+    'best validation accuracy (a grid at the probes)': lambda probes, runs: max(runs, key=lambda lr: runs[lr][0]),
+    'best test accuracy (the oracle)': lambda probes, runs: max(runs, key=lambda lr: runs[lr][1]),
 }
+
+
+def saved_probes(result, kind, key):
+    "The `MaxLRProbes` a race kept for one optimizer and 'seed,budget' (its JSON keys the max_lr as strings)."
+    by_lr = lambda saved: {float(lr): value for lr, value in saved[kind][key].items()}
+    return MaxLRProbes(
+        result['confirmed_max_lr'][kind][key],
+        by_lr(result['confirmed_probe_losses']),
+        result['confirmed_probe_steps'][kind][key],
+        by_lr(result['confirmed_probe_errors']),
+    )
 
 
 def probe_picks(result):
@@ -561,11 +574,10 @@ def probe_picks(result):
             for name, pick in PROBE_PICKS.items():
                 picked = []  # (test accuracy, multiple of the suggestion) per seed
                 for seed in seeds:
-                    key, runs = f'{seed},{b}', runs_by_key[f'{seed},{b}']
-                    lr = pick(
-                        result['confirmed_probe_losses'][kind][key], result['confirmed_probe_errors'][kind][key], runs
-                    )
-                    picked.append((runs[lr][1], float(lr) / result['suggestions'][kind][result['seeds'].index(seed)]))
+                    key = f'{seed},{b}'
+                    runs = {float(lr): run for lr, run in runs_by_key[key].items()}
+                    lr = pick(saved_probes(result, kind, key), runs)
+                    picked.append((runs[lr][1], lr / result['suggestions'][kind][result['seeds'].index(seed)]))
                 lines.append(
                     f"one-cycle {label:4s} {b:4d} steps  {name:48s} {np.median([t for t, _ in picked]):.3f}  per seed "
                     + ' '.join(f'{t:.3f} ({m:.2g}x)' for t, m in picked)
