@@ -23,8 +23,9 @@ budgets, each scheduled run spanning its whole budget. Contestants:
     out of the probes' training;
     the steps of the probes it ran count as tuning); with --every-probe BUDGETS also one-cycle at every max_lr the
     probes tried, so a rule that picks from the probes can be judged offline (PROBE_PICKS: the package's lowest
-    held-out loss, the lowest max_lr within one standard error of it, the best validation accuracy of those runs (a
-    grid at the probes' points) and the best test accuracy (the oracle, out of reach of any rule));
+    held-out loss, the lowest max_lr within one standard error of it, the best held-out accuracy (the probes' compiled
+    metric, on the same held-out rows), the best validation accuracy of those runs (a grid at the probes' points) and
+    the best test accuracy (the oracle, out of reach of any rule));
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
     to zero, each at one-cycle Adam's suggested peak (the same LR test): which shape to pick at a suggested peak.
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
@@ -42,7 +43,7 @@ Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [
  apart, e.g. --seeds 1 --first-seed 2 --save s2.json, and --load s0.json s1.json s2.json reports them as one race)
 """
 
-import argparse, itertools, os, tempfile, time
+import argparse, itertools, math, os, tempfile, time
 from pathlib import Path
 from collections import namedtuple
 
@@ -162,7 +163,10 @@ def optimizer(kind, lr=1e-3, budget=None):
 def compiled(problem, seed, opt):
     model = PROBLEMS[problem].build(seed)  # the same initial weights for every contestant of a seed
     model.compile(
-        opt, keras.losses.SparseCategoricalCrossentropy(from_logits=PROBLEMS[problem].from_logits), jit_compile=False
+        opt,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=PROBLEMS[problem].from_logits),
+        metrics=['accuracy'],  # the probes score it beside the loss (the races count test accuracy themselves)
+        jit_compile=False,
     )
     return model
 
@@ -491,10 +495,12 @@ def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
 
 def add_confirmed(result):
     """A race with the CONFIRMED contestants run and added (the same splits, seeds and suggestions); their picks, the
-    steps their probes took and each probe's loss and its standard error above the best (by max_lr) too."""
+    steps their probes took and each probe's loss, its standard error above the best and its held-out accuracy (by
+    max_lr) too."""
     picks, probe_steps = result.setdefault('confirmed_max_lr', {}), result.setdefault('confirmed_probe_steps', {})
-    probe_losses, probe_errors = (
-        result.setdefault(key, {}) for key in ('confirmed_probe_losses', 'confirmed_probe_errors')
+    probe_losses, probe_errors, probe_metrics = (
+        result.setdefault(key, {})
+        for key in ('confirmed_probe_losses', 'confirmed_probe_errors', 'confirmed_probe_metrics')
     )
     for i, seed in enumerate(result['seeds']):
         split_ = split(result['problem'], seed)
@@ -510,13 +516,15 @@ def add_confirmed(result):
                 probe_errors.setdefault(kind, {})[f'{seed},{b}'] = {
                     str(lr): e for lr, e in probes.standard_errors.items()
                 }
+                probe_metrics.setdefault(kind, {})[f'{seed},{b}'] = {str(lr): m for lr, m in probes.metrics.items()}
     return result
 
 
 def every_probe(result, budgets):
     """A race with --add-confirmed's probes, and one-cycle trained at every max_lr they tried at these budgets, so that
     any rule that picks from the probes' losses can be judged offline against the test accuracy its pick gets: per kind
-    and 'seed,budget', {max_lr: (val, test, finite)} in `probe_runs` (the suggestion's and the pick's runs are reused)."""
+    and 'seed,budget', {max_lr: (val, test, finite)} in `probe_runs` (the suggestion's and the pick's runs, and those a
+    loaded race already has, are reused)."""
     by_kind = result.setdefault('probe_runs', {})
     for seed in result['seeds']:
         split_ = split(result['problem'], seed)
@@ -524,6 +532,7 @@ def every_probe(result, budgets):
             for b in [b for b in result['budgets'] if b in budgets]:
                 key = f'{seed},{b}'
                 ran = {  # max_lr -> the run the race already has there
+                    **{float(lr): run for lr, run in by_kind.get(kind, {}).get(key, {}).items()},
                     result['confirmed_max_lr'][kind][key]: result['runs'][CONFIRMED[label]]['suggested'][(seed, b)],
                     result['suggestions'][kind][result['seeds'].index(seed)]: result['runs'][
                         f'one-cycle {label}, suggested'
@@ -539,15 +548,21 @@ def every_probe(result, budgets):
     return result
 
 
+def best_held_out_accuracy(probes, runs):
+    "The probe with the best accuracy on the rows they were scored on, the lower loss among equals; None if not kept."
+    if not probes.metrics:
+        return None  # a race saved before the probes kept their metrics
+    finite = [lr for lr, loss in probes.losses.items() if math.isfinite(loss)]
+    return max(finite, key=lambda lr: (probes.metrics[lr]['accuracy'], -probes.losses[lr]))
+
+
 # rules that pick a max_lr from the probes, judged by --every-probe: name -> f(the probes as `confirm_max_lr` returned
-# them, a `MaxLRProbes`; the runs at every probe, {max_lr: (val, test, finite)}) -> the max_lr picked
+# them, a `MaxLRProbes`; the runs at every probe, {max_lr: (val, test, finite)}) -> the max_lr picked (None: the saved
+# race lacks what the rule reads)
 PROBE_PICKS = {
     'lowest held-out loss (the package)': lambda probes, runs: probes.max_lr,
-    'lowest max_lr within 1 SE of it': lambda probes, runs: min(
-        lr
-        for lr, loss in probes.losses.items()
-        if lr == probes.max_lr or loss - probes.losses[probes.max_lr] < probes.standard_errors[lr]
-    ),  # a tie as `confirm_max_lr` names one
+    'lowest max_lr within 1 SE of it': lambda probes, runs: min(probes.ties),
+    'best held-out accuracy': best_held_out_accuracy,
     'best validation accuracy (a grid at the probes)': lambda probes, runs: max(runs, key=lambda lr: runs[lr][0]),
     'best test accuracy (the oracle)': lambda probes, runs: max(runs, key=lambda lr: runs[lr][1]),
 }
@@ -555,33 +570,50 @@ PROBE_PICKS = {
 
 def saved_probes(result, kind, key):
     "The `MaxLRProbes` a race kept for one optimizer and 'seed,budget' (its JSON keys the max_lr as strings)."
-    by_lr = lambda saved: {float(lr): value for lr, value in saved[kind][key].items()}
+    by_lr = lambda saved: {float(lr): value for lr, value in saved.get(kind, {}).get(key, {}).items()}
     return MaxLRProbes(
         result['confirmed_max_lr'][kind][key],
         by_lr(result['confirmed_probe_losses']),
         result['confirmed_probe_steps'][kind][key],
         by_lr(result['confirmed_probe_errors']),
+        by_lr(result.get('confirmed_probe_metrics', {})),
     )
 
 
 def probe_picks(result):
-    "Per optimizer and budget, the median test accuracy (and each seed's, with the pick's multiple of the suggestion) of one-cycle at each PROBE_PICKS rule's pick."
-    lines = []
+    """Per optimizer and budget, the median test accuracy (and each seed's, with the pick's multiple of the suggestion)
+    of one-cycle at each PROBE_PICKS rule's pick; then per rule, over every optimizer, budget and seed: how often it
+    picked the probe that tested best, how far below that probe's test accuracy it fell (mean and worst), and how far
+    from the probe a validation grid over the same points keeps (mean)."""
+    lines, shortfalls = [], {}  # rule -> [(best probe's test - pick's, pick's test - the validation grid's)]
     for label, kind, _ in ONE_CYCLES:
         runs_by_key = result.get('probe_runs', {}).get(kind, {})
         for b in sorted({int(key.split(',')[1]) for key in runs_by_key}):
             seeds = [seed for seed in result['seeds'] if f'{seed},{b}' in runs_by_key]
             for name, pick in PROBE_PICKS.items():
-                picked = []  # (test accuracy, multiple of the suggestion) per seed
+                picked = []  # (test accuracy, multiple of the suggestion, shortfalls) per seed
                 for seed in seeds:
                     key = f'{seed},{b}'
                     runs = {float(lr): run for lr, run in runs_by_key[key].items()}
-                    lr = pick(saved_probes(result, kind, key), runs)
-                    picked.append((runs[lr][1], lr / result['suggestions'][kind][result['seeds'].index(seed)]))
-                lines.append(
-                    f"one-cycle {label:4s} {b:4d} steps  {name:48s} {np.median([t for t, _ in picked]):.3f}  per seed "
-                    + ' '.join(f'{t:.3f} ({m:.2g}x)' for t, m in picked)
-                )
+                    if (lr := pick(saved_probes(result, kind, key), runs)) is None:
+                        break
+                    best, grid = max(r[1] for r in runs.values()), runs[max(runs, key=lambda lr: runs[lr][0])][1]
+                    test = runs[lr][1]
+                    suggestion = result['suggestions'][kind][result['seeds'].index(seed)]
+                    picked.append((test, lr / suggestion, (best - test, test - grid)))
+                else:
+                    shortfalls.setdefault(name, []).extend(gaps for _, _, gaps in picked)
+                    lines.append(
+                        f"one-cycle {label:4s} {b:4d} steps  {name:48s} {np.median([t for t, _, _ in picked]):.3f}  "
+                        + 'per seed '
+                        + ' '.join(f'{t:.3f} ({m:.2g}x)' for t, m, _ in picked)
+                    )
+    for name, gaps in shortfalls.items():
+        below_best, over_grid = np.array(gaps).T
+        lines.append(
+            f"{name:48s} picked the best probe in {np.sum(below_best == 0)} of {len(gaps)}, "
+            f"{below_best.mean():.4f} below it (worst {below_best.max():.3f}), {over_grid.mean():+.4f} vs a validation grid"
+        )
     return '\n'.join(lines)
 
 
@@ -729,6 +761,7 @@ def merge(results):
                 'confirmed_probe_steps': {},
                 'confirmed_probe_losses': {},
                 'confirmed_probe_errors': {},
+                'confirmed_probe_metrics': {},
                 'probe_runs': {},
             },
         )
@@ -750,6 +783,7 @@ def merge(results):
             'confirmed_probe_steps',
             'confirmed_probe_losses',
             'confirmed_probe_errors',
+            'confirmed_probe_metrics',
             'probe_runs',
         ):
             for kind, by_seed_budget in result.get(key, {}).items():  # keyed 'seed,budget'

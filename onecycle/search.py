@@ -171,13 +171,21 @@ PROBE_FACTORS = (10**-0.5, 1.0, 10**0.5)  # the first probes' max_lr over the su
 
 # %% ../nbs/06_search.ipynb #aea36249
 class MaxLRProbes(NamedTuple):
-    """What `confirm_max_lr` found: the max_lr to train with, each probe's loss by its max_lr, the steps they took, and
-    the standard error of each probe's loss above the lowest (inf for a diverged probe)."""
+    """What `confirm_max_lr` found: the max_lr to train with, each probe's loss by its max_lr, the steps they took, the
+    standard error of each probe's loss above the lowest (inf for a diverged probe), and each probe's compiled metrics
+    on the same rows (by max_lr: {name: value}, e.g. {'accuracy': 0.97})."""
 
     max_lr: float
     losses: dict
     steps: int
     standard_errors: dict
+    metrics: dict
+
+    @property
+    def ties(self) -> list:
+        "The max_lr of the probes less than one standard error above the best's loss, the best's own included."
+        lowest = self.losses[self.max_lr]
+        return [lr for lr, loss in self.losses.items() if lr == self.max_lr or loss - lowest < self.standard_errors[lr]]
 
 # %% ../nbs/06_search.ipynb #ab16b22a
 def _probe_data(x, y, batch_size, steps, seed, hold_out):
@@ -207,15 +215,17 @@ def _probe_data(x, y, batch_size, steps, seed, hold_out):
 _SCORED_PARTS = 64  # the scored rows' fewest parts (one per row when fewer rows): their spread is the score's noise
 
 
-def _part_losses(model, x, y, batch_size):
-    "The loss of each part of the rows (x, y) and the parts' sizes: at least `_SCORED_PARTS` parts, none over `batch_size`."
+def _part_scores(model, x, y, batch_size):
+    """The loss and compiled metrics of each part of the rows (x, y), {name: one value per part}, and the parts' sizes:
+    at least `_SCORED_PARTS` parts, none over `batch_size`."""
     import keras
 
     rows = len(keras.tree.flatten(x)[0])
     parts = np.array_split(np.arange(rows), max(math.ceil(rows / batch_size), min(rows, _SCORED_PARTS)))
     rows_of = lambda inputs, part: keras.tree.map_structure(lambda a: np.asarray(a)[part], inputs)
-    losses = [model.test_on_batch(rows_of(x, part), rows_of(y, part), return_dict=True)['loss'] for part in parts]
-    return np.asarray(losses, dtype=float), np.asarray([len(part) for part in parts])
+    logs = [model.test_on_batch(rows_of(x, part), rows_of(y, part), return_dict=True) for part in parts]
+    scores = {name: np.asarray([log[name] for log in logs], dtype=float) for name in logs[0]}
+    return scores, np.asarray([len(part) for part in parts])
 
 
 def _batches(inputs, batch_size):
@@ -274,12 +284,12 @@ def confirm_max_lr(
     steps, batch_size = min(total_steps, probe_steps), batch_size or (32 if y is not None else None)
     (train_x, train_y), scored_on, scored_batch = _probe_data(x, y, batch_size, steps, seed, validation_data is None)
 
-    def score():  # the loss of each part of the scored rows, batch-norm statistics from them as a long run has them
+    def score():  # each part's loss and metrics on the scored rows, batch-norm statistics from them as a long run has them
         with _backend_rng_kept():  # its forward passes run dropout too
             recalibrate_batchnorm(model, _batches(scored_on[0], scored_batch))
-        return _part_losses(model, *(validation_data or scored_on), scored_batch)
+        return _part_scores(model, *(validation_data or scored_on), scored_batch)
 
-    def probe(max_lr):  # its loss (inf when it ended no lower than the model began); its parts' losses by max_lr
+    def probe(max_lr):  # its loss (inf when it ended no lower than the model began); its parts' scores by max_lr
         cycle = OneCycleLR(max_lr=max_lr, total_steps=steps, verbose=0, **cycle_arguments)
         try:
             with _backend_rng_kept():
@@ -293,21 +303,26 @@ def confirm_max_lr(
                     callbacks=[cycle],
                     verbose=0,
                 )
-            part_losses[max_lr], _ = score()
+            part_scores[max_lr], _ = score()
         finally:
             saved.restore()  # each probe starts where the planned run will
-        loss = float(part_losses[max_lr] @ weights)
+        loss = float(part_scores[max_lr]['loss'] @ weights)
         return loss if np.isfinite(loss) and loss < start else math.inf
 
-    saved, part_losses = _SavedState(model), {}
-    start_parts, sizes = score()
-    weights = sizes / sizes.sum()  # each part's share of the scored rows: the loss is their weighted mean
-    start = start_parts @ weights
+    saved, part_scores = _SavedState(model), {}
+    start_scores, sizes = score()
+    weights = sizes / sizes.sum()  # each part's share of the scored rows: a score is their weighted mean
+    start = start_scores['loss'] @ weights
     saved.restore()  # recalibrating changed the statistics: every probe starts from the state saved
     losses = {max_lr: probe(max_lr) for max_lr in sorted({float(suggestion * factor) for factor in factors})}
     while len(losses) < max_probes and (max_lr := _next_probe(losses)) is not None:
         losses[max_lr] = probe(max_lr)
-    return _picked(losses, part_losses, steps, verbose)
+    part_losses = {max_lr: scores.pop('loss') for max_lr, scores in part_scores.items()}
+    metrics = {
+        max_lr: {name: float(parts @ weights) for name, parts in scores.items()}
+        for max_lr, scores in part_scores.items()
+    }
+    return _picked(losses, part_losses, metrics, steps, verbose)
 
 # %% ../nbs/06_search.ipynb #8de267e3
 def _standard_errors(losses, part_losses):
@@ -321,9 +336,9 @@ def _standard_errors(losses, part_losses):
     return {max_lr: error(max_lr) if math.isfinite(loss) else math.inf for max_lr, loss in losses.items()}
 
 
-def _picked(losses, part_losses, steps, verbose):
-    """The `MaxLRProbes` of these probes (by max_lr, with their parts' losses): the lowest finite loss wins; a
-    `ValueError` when every probe diverged."""
+def _picked(losses, part_losses, metrics, steps, verbose):
+    """The `MaxLRProbes` of these probes (by max_lr, with their parts' losses and their metrics): the lowest finite loss
+    wins; a `ValueError` when every probe diverged."""
     losses = dict(sorted(losses.items()))
     if all(math.isinf(loss) for loss in losses.values()):
         raise ValueError(
@@ -336,12 +351,13 @@ def _picked(losses, part_losses, steps, verbose):
             f"the best probe, max_lr {best:.3g}, is the {'highest' if best == max(losses) else 'lowest'} of "
             f"{len(losses)}: the loss had not turned up past it when `max_probes` ran out; raise it to probe further"
         )
+    picked = MaxLRProbes(best, losses, len(losses) * steps, errors, dict(sorted(metrics.items())))
     if verbose:
         probes = ', '.join(f'{lr:.3g} (loss {loss:.4g} ± {errors[lr]:.2g})' for lr, loss in losses.items())
-        ties = [f'{lr:.3g}' for lr, loss in losses.items() if lr != best and loss - losses[best] < errors[lr]]
+        ties = [f'{lr:.3g}' for lr in picked.ties if lr != best]
         tied = f" (within one standard error of it: {', '.join(ties)})" if ties else ''
         print(f"probes of {steps} steps at max_lr {probes}: max_lr {best:.3g}{tied}")
-    return MaxLRProbes(best, losses, len(losses) * steps, errors)
+    return picked
 
 # %% ../nbs/06_search.ipynb #73f1f61b
 def find_weight_decay(
