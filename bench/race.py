@@ -20,12 +20,12 @@ budgets, each scheduled run spanning its whole budget. Contestants:
   - with --add-confirmed: the same two at the max_lr `confirm_max_lr` picks for each budget (short one-cycle probes at
     the suggestion and half a decade either side, then on past the edge until the loss turns up, as
     `OneCycleLR(max_lr=finder)` runs them: on the LR test's data, the training split, scored on 16 batches of it held
-    out of the probes' training;
-    the steps of the probes it ran count as tuning); with --every-probe BUDGETS also one-cycle at every max_lr the
-    probes tried, so a rule that picks from the probes can be judged offline (PROBE_PICKS: the package's lowest
-    held-out loss, the lowest max_lr within one standard error of it, the best held-out accuracy (the probes' compiled
-    metric, on the same held-out rows), the best validation accuracy of those runs (a grid at the probes' points) and
-    the best test accuracy (the oracle, out of reach of any rule));
+    out of the probes' training, or with --confirm-on-validation on the whole training split, scored on the
+    validation split; the steps of the probes it ran count as tuning); with --every-probe BUDGETS also one-cycle at
+    every max_lr the probes tried, so a rule that picks from the probes can be judged offline (PROBE_PICKS: the
+    package's lowest loss of the probes, the lowest max_lr within one standard error of it, the best accuracy of the
+    probes (their compiled metric, on the same rows), the best validation accuracy of those runs (a grid at the
+    probes' points) and the best test accuracy (the oracle, out of reach of any rule));
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
     to zero, each at one-cycle Adam's suggested peak (the same LR test): which shape to pick at a suggested peak.
 Nothing is tuned on test. Printed: the median test accuracy over seeds per budget, its noise (binomial standard error
@@ -35,7 +35,7 @@ spent (the whole grid for a grid-tuned contestant, the LR range test for a sugge
 seed: a non-finite loss, near chance, or a suggestion more than 10 points below one-cycle at the best grid max_lr), and
 where each grid's pick landed.
 Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes]
-  [--add-confirmed [--every-probe 32 128]] [--add-budget-aware] [--one-cycle-only] [--suggested-only] [--plot race.png]
+  [--add-confirmed [--confirm-on-validation] [--every-probe 32 128]] [--add-budget-aware] [--one-cycle-only] [--suggested-only] [--plot race.png]
 (--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again, and
  --add-budget-aware the budget-aware candidate; --load race.json --neighbourhood 32 64 128 runs one-cycle at 0.5-2x
  each seed's suggestion; --load race.json --batch-orders 6 runs six single LR tests per seed on other batch
@@ -472,13 +472,15 @@ def batch_orders(result, orders, repeats=3):
 
 
 PROBE_STEPS = 128  # confirm_max_lr's default: the longest probe
+SCORED_ON = {False: 'rows held out of the training split', True: 'the validation split'}  # by on_validation
 CONFIRMED = {label: f'one-cycle {label}, suggested + confirmed' for label, _, _ in ONE_CYCLES}
 
 
-def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
+def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed, on_validation=False):
     """((val, test, finite), probes): one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
     budget, as `OneCycleLR(max_lr=finder)` runs the probes (on the training split the LR test ran on, scored on 16
-    batches of it held out of their training), and the `MaxLRProbes` it returned."""
+    batches of it held out of their training, or `on_validation`: on the whole training split, scored on the
+    validation split), and the `MaxLRProbes` it returned."""
     train, batch = split_[0], PROBLEMS[problem].batch
     probes = confirm_max_lr(
         compiled(problem, seed, optimizer(opt_kind)),
@@ -487,16 +489,18 @@ def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed):
         total_steps=budget,
         batch_size=batch,
         probe_steps=PROBE_STEPS,
+        validation_data=split_[1] if on_validation else None,
         verbose=0,
         seed=seed,
     )
     return budget_run(problem, opt_kind, probes.max_lr, split_, budget, seed, one_cycle=True), probes
 
 
-def add_confirmed(result):
+def add_confirmed(result, on_validation=False):
     """A race with the CONFIRMED contestants run and added (the same splits, seeds and suggestions); their picks, the
-    steps their probes took and each probe's loss, its standard error above the best and its held-out accuracy (by
-    max_lr) too."""
+    steps their probes took and each probe's loss, its standard error above the best and its accuracy on the rows
+    scored (by max_lr) too; `on_validation`: the probes score on the validation split (see `confirmed_run`)."""
+    result['probes_scored_on'] = SCORED_ON[on_validation]
     picks, probe_steps = result.setdefault('confirmed_max_lr', {}), result.setdefault('confirmed_probe_steps', {})
     probe_losses, probe_errors, probe_metrics = (
         result.setdefault(key, {})
@@ -507,7 +511,7 @@ def add_confirmed(result):
         for label, kind, opt_kind in ONE_CYCLES:
             for b in result['budgets']:
                 run, probes = confirmed_run(
-                    result['problem'], opt_kind, result['suggestions'][kind][i], split_, b, seed
+                    result['problem'], opt_kind, result['suggestions'][kind][i], split_, b, seed, on_validation
                 )
                 result['runs'].setdefault(CONFIRMED[label], {}).setdefault('suggested', {})[(seed, b)] = run
                 picks.setdefault(kind, {})[f'{seed},{b}'] = probes.max_lr
@@ -548,7 +552,7 @@ def every_probe(result, budgets):
     return result
 
 
-def best_held_out_accuracy(probes, runs):
+def best_probe_accuracy(probes, runs):
     "The probe with the best accuracy on the rows they were scored on, the lower loss among equals; None if not kept."
     if not probes.metrics:
         return None  # a race saved before the probes kept their metrics
@@ -560,9 +564,9 @@ def best_held_out_accuracy(probes, runs):
 # them, a `MaxLRProbes`; the runs at every probe, {max_lr: (val, test, finite)}) -> the max_lr picked (None: the saved
 # race lacks what the rule reads)
 PROBE_PICKS = {
-    'lowest held-out loss (the package)': lambda probes, runs: probes.max_lr,
+    'lowest loss of the probes (the package)': lambda probes, runs: probes.max_lr,
     'lowest max_lr within 1 SE of it': lambda probes, runs: min(probes.ties),
-    'best held-out accuracy': best_held_out_accuracy,
+    'best accuracy of the probes': best_probe_accuracy,
     'best validation accuracy (a grid at the probes)': lambda probes, runs: max(runs, key=lambda lr: runs[lr][0]),
     'best test accuracy (the oracle)': lambda probes, runs: max(runs, key=lambda lr: runs[lr][1]),
 }
@@ -585,7 +589,8 @@ def probe_picks(result):
     of one-cycle at each PROBE_PICKS rule's pick; then per rule, over every optimizer, budget and seed: how often it
     picked the probe that tested best, how far below that probe's test accuracy it fell (mean and worst), and how far
     from the probe a validation grid over the same points keeps (mean)."""
-    lines, shortfalls = [], {}  # rule -> [(best probe's test - pick's, pick's test - the validation grid's)]
+    lines = [f"probes scored on {result.get('probes_scored_on', SCORED_ON[False])}"] if 'probe_runs' in result else []
+    shortfalls = {}  # rule -> [(best probe's test - pick's, pick's test - the validation grid's)]
     for label, kind, _ in ONE_CYCLES:
         runs_by_key = result.get('probe_runs', {}).get(kind, {})
         for b in sorted({int(key.split(',')[1]) for key in runs_by_key}):
@@ -765,8 +770,13 @@ def merge(results):
                 'probe_runs': {},
             },
         )
-        if (into['budgets'], into['coarse']) != (result['budgets'], result['coarse']):
-            raise ValueError(f"{result['problem']}: races with other budgets or grids cannot be merged")
+        scored_on = lambda race: race.get('probes_scored_on', SCORED_ON[False])
+        if (into['budgets'], into['coarse'], scored_on(into)) != (
+            result['budgets'],
+            result['coarse'],
+            scored_on(result),
+        ):
+            raise ValueError(f"{result['problem']}: races with other budgets, grids or probes' scores cannot be merged")
         if set(into['seeds']) & set(result['seeds']):
             raise ValueError(
                 f"{result['problem']}: seeds {sorted(set(into['seeds']) & set(result['seeds']))} are in two races"
@@ -1074,6 +1084,12 @@ if __name__ == '__main__':
         help='run one-cycle at the suggestion confirmed by confirm_max_lr (per budget) and add it to the races',
     )
     parser.add_argument(
+        '--confirm-on-validation',
+        action='store_true',
+        help="with --add-confirmed: the probes train on the whole training split and score on the validation split "
+        "(`validation_data`), not on rows held out of the training split",
+    )
+    parser.add_argument(
         '--one-cycle-only', action='store_true', help='only the one-cycle contestants (for long budgets, e.g. 1024)'
     )
     parser.add_argument(
@@ -1120,7 +1136,7 @@ if __name__ == '__main__':
     if a.add_budget_aware and a.load:
         results = [add_budget_aware(result) for result in results]
     if a.add_confirmed and a.load:
-        results = [add_confirmed(result) for result in results]
+        results = [add_confirmed(result, a.confirm_on_validation) for result in results]
     if a.every_probe and a.load:
         results = [every_probe(result, a.every_probe) for result in results]
     for result in results if a.neighbourhood else []:
@@ -1146,7 +1162,7 @@ if __name__ == '__main__':
         if a.add_budget_aware:
             add_budget_aware(results[-1])
         if a.add_confirmed:
-            add_confirmed(results[-1])
+            add_confirmed(results[-1], a.confirm_on_validation)
         if a.every_probe:
             every_probe(results[-1], a.every_probe)
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
