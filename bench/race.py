@@ -560,6 +560,16 @@ def best_probe_accuracy(probes, runs):
     return max(finite, key=lambda lr: (probes.metrics[lr]['accuracy'], -probes.losses[lr]))
 
 
+def grid_at_probes(probes, runs):
+    "The max_lr whose run has the best validation accuracy: what a grid over the probes' points, tuned on validation, keeps."
+    return max(runs, key=lambda lr: runs[lr][0])
+
+
+def oracle(probes, runs):
+    "The max_lr whose run tests best: out of reach of any rule."
+    return max(runs, key=lambda lr: runs[lr][1])
+
+
 # rules that pick a max_lr from the probes, judged by --every-probe: name -> f(the probes as `confirm_max_lr` returned
 # them, a `MaxLRProbes`; the runs at every probe, {max_lr: (val, test, finite)}) -> the max_lr picked (None: the saved
 # race lacks what the rule reads)
@@ -567,20 +577,20 @@ PROBE_PICKS = {
     'lowest loss of the probes (the package)': lambda probes, runs: probes.max_lr,
     'lowest max_lr within 1 SE of it': lambda probes, runs: min(probes.ties),
     'best accuracy of the probes': best_probe_accuracy,
-    'best validation accuracy (a grid at the probes)': lambda probes, runs: max(runs, key=lambda lr: runs[lr][0]),
-    'best test accuracy (the oracle)': lambda probes, runs: max(runs, key=lambda lr: runs[lr][1]),
+    'best validation accuracy (a grid at the probes)': grid_at_probes,
+    'best test accuracy (the oracle)': oracle,
 }
 
 
 def saved_probes(result, kind, key):
     "The `MaxLRProbes` a race kept for one optimizer and 'seed,budget' (its JSON keys the max_lr as strings)."
-    by_lr = lambda saved: {float(lr): value for lr, value in saved.get(kind, {}).get(key, {}).items()}
+    by_lr = lambda saved: {float(lr): value for lr, value in saved.items()}
     return MaxLRProbes(
         result['confirmed_max_lr'][kind][key],
-        by_lr(result['confirmed_probe_losses']),
+        by_lr(result['confirmed_probe_losses'][kind][key]),
         result['confirmed_probe_steps'][kind][key],
-        by_lr(result['confirmed_probe_errors']),
-        by_lr(result.get('confirmed_probe_metrics', {})),
+        by_lr(result['confirmed_probe_errors'][kind][key]),
+        by_lr(result.get('confirmed_probe_metrics', {}).get(kind, {}).get(key, {})),  # older races kept none
     )
 
 
@@ -594,25 +604,25 @@ def probe_picks(result):
     for label, kind, _ in ONE_CYCLES:
         runs_by_key = result.get('probe_runs', {}).get(kind, {})
         for b in sorted({int(key.split(',')[1]) for key in runs_by_key}):
-            seeds = [seed for seed in result['seeds'] if f'{seed},{b}' in runs_by_key]
-            for name, pick in PROBE_PICKS.items():
-                picked = []  # (test accuracy, multiple of the suggestion, shortfalls) per seed
-                for seed in seeds:
-                    key = f'{seed},{b}'
+            cases = []  # per seed: (the probes, their runs, the seed's suggestion)
+            for seed in result['seeds']:
+                if (key := f'{seed},{b}') in runs_by_key:
                     runs = {float(lr): run for lr, run in runs_by_key[key].items()}
-                    if (lr := pick(saved_probes(result, kind, key), runs)) is None:
-                        break
-                    best, grid = max(r[1] for r in runs.values()), runs[max(runs, key=lambda lr: runs[lr][0])][1]
-                    test = runs[lr][1]
                     suggestion = result['suggestions'][kind][result['seeds'].index(seed)]
-                    picked.append((test, lr / suggestion, (best - test, test - grid)))
-                else:
-                    shortfalls.setdefault(name, []).extend(gaps for _, _, gaps in picked)
-                    lines.append(
-                        f"one-cycle {label:4s} {b:4d} steps  {name:48s} {np.median([t for t, _, _ in picked]):.3f}  "
-                        + 'per seed '
-                        + ' '.join(f'{t:.3f} ({m:.2g}x)' for t, m, _ in picked)
-                    )
+                    cases.append((saved_probes(result, kind, key), runs, suggestion))
+            for name, pick in PROBE_PICKS.items():
+                picks = [pick(probes, runs) for probes, runs, _ in cases]
+                if None in picks:
+                    continue  # the saved race lacks what this rule reads
+                tests = [runs[lr][1] for lr, (_, runs, _) in zip(picks, cases)]
+                shortfalls.setdefault(name, []).extend(
+                    (runs[oracle(probes, runs)][1] - test, test - runs[grid_at_probes(probes, runs)][1])
+                    for test, (probes, runs, _) in zip(tests, cases)
+                )
+                lines.append(
+                    f"one-cycle {label:4s} {b:4d} steps  {name:48s} {np.median(tests):.3f}  per seed "
+                    + ' '.join(f'{t:.3f} ({lr / s:.2g}x)' for t, lr, (_, _, s) in zip(tests, picks, cases))
+                )
     for name, gaps in shortfalls.items():
         below_best, over_grid = np.array(gaps).T
         lines.append(

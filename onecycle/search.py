@@ -317,9 +317,9 @@ def confirm_max_lr(
     losses = {max_lr: probe(max_lr) for max_lr in sorted({float(suggestion * factor) for factor in factors})}
     while len(losses) < max_probes and (max_lr := _next_probe(losses)) is not None:
         losses[max_lr] = probe(max_lr)
-    part_losses = {max_lr: scores.pop('loss') for max_lr, scores in part_scores.items()}
-    metrics = {
-        max_lr: {name: float(parts @ weights) for name, parts in scores.items()}
+    part_losses = {max_lr: scores['loss'] for max_lr, scores in part_scores.items()}
+    metrics = {  # every other compiled score, over all the scored rows
+        max_lr: {name: float(parts @ weights) for name, parts in scores.items() if name != 'loss'}
         for max_lr, scores in part_scores.items()
     }
     return _picked(losses, part_losses, metrics, steps, verbose)
