@@ -18,12 +18,13 @@ budgets, each scheduled run spanning its whole budget. Contestants:
     the package's): lowered by the square root of the LR test's steps over the budget, at most half a decade, never
     raised;
   - with --add-confirmed: the same two at the max_lr `confirm_max_lr` picks for each budget (short one-cycle probes at
-    the suggestion and half a decade either side, then on past the edge until the loss turns up, as
+    the suggestion and half a decade either side, then on past the edge until the loss turns up, then (on the
+    validation split, or with --refinements 1) one a quarter decade from the best towards its better neighbour, as
     `OneCycleLR(max_lr=finder)` runs them: on the LR test's data, the training split, scored on 16 batches of it held
     out of the probes' training, or with --confirm-on-validation on the whole training split, scored on the
-    validation split; the steps of the probes it ran count as tuning); with --every-probe BUDGETS also one-cycle at
-    every max_lr the probes tried, so a rule that picks from the probes can be judged offline (PROBE_PICKS: the
-    package's lowest loss of the probes, the lowest max_lr within one standard error of it, the best accuracy of the
+    validation split; the steps of the probes it ran count as tuning); with --every-probe BUDGETS also one-cycle at every max_lr the probes tried, so a rule that
+    picks from the probes can be judged offline (PROBE_PICKS: the package's lowest loss of the probes, the same
+    without the quarter-decade probe, the lowest max_lr within one standard error of it, the best accuracy of the
     probes (their compiled metric, on the same rows), the best validation accuracy of those runs (a grid at the
     probes' points) and the best test accuracy (the oracle, out of reach of any rule));
   - with --shapes: AdamW with warm-up cosine, warm-up-stable-decay (1-sqrt cool-down over the last 20%) and linear decay
@@ -35,7 +36,7 @@ spent (the whole grid for a grid-tuned contestant, the LR range test for a sugge
 seed: a non-finite loss, near chance, or a suggestion more than 10 points below one-cycle at the best grid max_lr), and
 where each grid's pick landed.
 Run: python bench/race.py [--quick] [--problems mlp cnn mobilenet] [--seeds 3] [--budgets ...] [--coarse] [--shapes]
-  [--add-confirmed [--confirm-on-validation] [--every-probe 32 128]] [--add-budget-aware] [--one-cycle-only] [--suggested-only] [--plot race.png]
+  [--add-confirmed [--confirm-on-validation] [--refinements 1] [--every-probe 32 128]] [--add-budget-aware] [--one-cycle-only] [--suggested-only] [--plot race.png]
 (--load race.json --add-shapes --save race.json adds the shapes to a saved race without running the rest again, and
  --add-budget-aware the budget-aware candidate; --load race.json --neighbourhood 32 64 128 runs one-cycle at 0.5-2x
  each seed's suggestion; --load race.json --batch-orders 6 runs six single LR tests per seed on other batch
@@ -476,11 +477,11 @@ SCORED_ON = {False: 'rows held out of the training split', True: 'the validation
 CONFIRMED = {label: f'one-cycle {label}, suggested + confirmed' for label, _, _ in ONE_CYCLES}
 
 
-def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed, on_validation=False):
+def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed, on_validation=False, refinements=None):
     """((val, test, finite), probes): one-cycle at the max_lr `confirm_max_lr` picks around `suggestion` for this
     budget, as `OneCycleLR(max_lr=finder)` runs the probes (on the training split the LR test ran on, scored on 16
     batches of it held out of their training, or `on_validation`: on the whole training split, scored on the
-    validation split), and the `MaxLRProbes` it returned."""
+    validation split; `refinements`: confirm_max_lr's, None its default), and the `MaxLRProbes` it returned."""
     train, batch = split_[0], PROBLEMS[problem].batch
     probes = confirm_max_lr(
         compiled(problem, seed, optimizer(opt_kind)),
@@ -490,13 +491,14 @@ def confirmed_run(problem, opt_kind, suggestion, split_, budget, seed, on_valida
         batch_size=batch,
         probe_steps=PROBE_STEPS,
         validation_data=split_[1] if on_validation else None,
+        refinements=refinements,
         verbose=0,
         seed=seed,
     )
     return budget_run(problem, opt_kind, probes.max_lr, split_, budget, seed, one_cycle=True), probes
 
 
-def add_confirmed(result, on_validation=False):
+def add_confirmed(result, on_validation=False, refinements=None):
     """A race with the CONFIRMED contestants run and added (the same splits, seeds and suggestions); their picks, the
     steps their probes took and each probe's loss, its standard error above the best and its accuracy on the rows
     scored (by max_lr) too; `on_validation`: the probes score on the validation split (see `confirmed_run`)."""
@@ -511,7 +513,14 @@ def add_confirmed(result, on_validation=False):
         for label, kind, opt_kind in ONE_CYCLES:
             for b in result['budgets']:
                 run, probes = confirmed_run(
-                    result['problem'], opt_kind, result['suggestions'][kind][i], split_, b, seed, on_validation
+                    result['problem'],
+                    opt_kind,
+                    result['suggestions'][kind][i],
+                    split_,
+                    b,
+                    seed,
+                    on_validation,
+                    refinements,
                 )
                 result['runs'].setdefault(CONFIRMED[label], {}).setdefault('suggested', {})[(seed, b)] = run
                 picks.setdefault(kind, {})[f'{seed},{b}'] = probes.max_lr
@@ -560,6 +569,14 @@ def best_probe_accuracy(probes, runs):
     return max(finite, key=lambda lr: (probes.metrics[lr]['accuracy'], -probes.losses[lr]))
 
 
+def half_decade_probes(probes, runs):
+    """The lowest loss of the probes half a decade apart (from the lowest, which always is one): the package's pick
+    without its refinements."""
+    apart = lambda lr: 2 * math.log10(lr / min(probes.losses))
+    halves = {lr: loss for lr, loss in probes.losses.items() if abs(apart(lr) - round(apart(lr))) < 1e-6}
+    return min(sorted(halves), key=halves.get)
+
+
 def grid_at_probes(probes, runs):
     "The max_lr whose run has the best validation accuracy: what a grid over the probes' points, tuned on validation, keeps."
     return max(runs, key=lambda lr: runs[lr][0])
@@ -575,6 +592,7 @@ def oracle(probes, runs):
 # race lacks what the rule reads)
 PROBE_PICKS = {
     'lowest loss of the probes (the package)': lambda probes, runs: probes.max_lr,
+    'lowest loss of the half-decade probes (no refinement)': half_decade_probes,
     'lowest max_lr within 1 SE of it': lambda probes, runs: min(probes.ties),
     'best accuracy of the probes': best_probe_accuracy,
     'best validation accuracy (a grid at the probes)': grid_at_probes,
@@ -601,6 +619,7 @@ def probe_picks(result):
     from the probe a validation grid over the same points keeps (mean)."""
     lines = [f"probes scored on {result.get('probes_scored_on', SCORED_ON[False])}"] if 'probe_runs' in result else []
     shortfalls = {}  # rule -> [(best probe's test - pick's, pick's test - the validation grid's)]
+    width = max(map(len, PROBE_PICKS))
     for label, kind, _ in ONE_CYCLES:
         runs_by_key = result.get('probe_runs', {}).get(kind, {})
         for b in sorted({int(key.split(',')[1]) for key in runs_by_key}):
@@ -620,13 +639,13 @@ def probe_picks(result):
                     for test, (probes, runs, _) in zip(tests, cases)
                 )
                 lines.append(
-                    f"one-cycle {label:4s} {b:4d} steps  {name:48s} {np.median(tests):.3f}  per seed "
+                    f"one-cycle {label:4s} {b:4d} steps  {name:{width}s} {np.median(tests):.3f}  per seed "
                     + ' '.join(f'{t:.3f} ({lr / s:.2g}x)' for t, lr, (_, _, s) in zip(tests, picks, cases))
                 )
     for name, gaps in shortfalls.items():
         below_best, over_grid = np.array(gaps).T
         lines.append(
-            f"{name:48s} picked the best probe in {np.sum(below_best == 0)} of {len(gaps)}, "
+            f"{name:{width}s} picked the best probe in {np.sum(below_best == 0)} of {len(gaps)}, "
             f"{below_best.mean():.4f} below it (worst {below_best.max():.3f}), {over_grid.mean():+.4f} vs a validation grid"
         )
     return '\n'.join(lines)
@@ -1100,6 +1119,13 @@ if __name__ == '__main__':
         "(`validation_data`), not on rows held out of the training split",
     )
     parser.add_argument(
+        '--refinements',
+        type=int,
+        default=None,
+        help="with --add-confirmed: confirm_max_lr's quarter-decade probes (default: the package's, 1 on the validation "
+        'split, 0 on held-out rows)',
+    )
+    parser.add_argument(
         '--one-cycle-only', action='store_true', help='only the one-cycle contestants (for long budgets, e.g. 1024)'
     )
     parser.add_argument(
@@ -1146,7 +1172,7 @@ if __name__ == '__main__':
     if a.add_budget_aware and a.load:
         results = [add_budget_aware(result) for result in results]
     if a.add_confirmed and a.load:
-        results = [add_confirmed(result, a.confirm_on_validation) for result in results]
+        results = [add_confirmed(result, a.confirm_on_validation, a.refinements) for result in results]
     if a.every_probe and a.load:
         results = [every_probe(result, a.every_probe) for result in results]
     for result in results if a.neighbourhood else []:
@@ -1172,7 +1198,7 @@ if __name__ == '__main__':
         if a.add_budget_aware:
             add_budget_aware(results[-1])
         if a.add_confirmed:
-            add_confirmed(results[-1], a.confirm_on_validation)
+            add_confirmed(results[-1], a.confirm_on_validation, a.refinements)
         if a.every_probe:
             every_probe(results[-1], a.every_probe)
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)

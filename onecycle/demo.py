@@ -36,14 +36,22 @@ def digits_mlp(seed: int = 0):  # weight initialisation seed
     )
     return keras.Sequential([keras.Input((64,)), dense(128, 0, activation='relu'), dense(10, 1)], name='digits_mlp')
 
+# %% ../nbs/10_demo.ipynb #7a1d0e02
+def _validation_split(x, y, seed):
+    "((x, y) to train on, (x, y) to validate on): a fifth of the rows (at most 5,000) drawn by `seed` go to validation."
+    held = np.random.default_rng(seed).permutation(len(x))[: min(len(x) // 5, 5000)]
+    kept = np.setdiff1d(np.arange(len(x)), held)
+    return (x[kept], y[kept]), (x[held], y[held])
+
 # %% ../nbs/10_demo.ipynb #5aedc1e3
 def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
-    "Everything that differs between datasets: data pipelines, a model builder, the loss, the LR search range."
+    "Everything that differs between datasets: data pipelines, validation arrays, a model builder, the loss, the LR range."
     check_choice('dataset', dataset, ('digits', 'cifar10'))
     import tensorflow as tf
 
     if dataset == 'digits':
         (x_train, y_train), test = load_digits_split(seed)
+        (x_train, y_train), validation = _validation_split(x_train, y_train, seed)
         train = (
             tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(x_train), seed=seed).batch(batch_size)
         )
@@ -51,20 +59,24 @@ def _setup(dataset, batch_size, seed, cifar10_path=None, subset=None):
         return dict(
             train=train,
             test=test,
-            search=dict(x=x_train, y=y_train, batch_size=batch_size),  # arrays: the probes hold rows out to score on
+            validation=validation,
+            search=dict(x=x_train, y=y_train, batch_size=batch_size),
             build=lambda: digits_mlp(seed),
             from_logits=True,
             lr_range=(1e-5, 10.0),
         )  # lr_find's defaults for arrays, as in bench/race.py
     if dataset == 'cifar10':
-        from onecycle.data import cifar10_datasets
+        from onecycle.data import load_cifar10, cifar10_pipelines
         from onecycle.models import MiniMobileNetV2
 
-        train, test, _ = cifar10_datasets(batch_size, cifar10_path, subset, seed=seed)
+        (x_train, y_train), test = load_cifar10(cifar10_path, subset)
+        fit, (x_val, y_val) = _validation_split(x_train, y_train, seed)
+        train, test, (mean, std) = cifar10_pipelines(fit, test, batch_size, seed=seed)
         build = lambda: MiniMobileNetV2(alpha=1.4, seed=seed)
         return dict(
             train=train,
             test=test,
+            validation=(((x_val - mean) / std).astype('float32'), y_val),  # as the test pipeline prepares images
             search=dict(x=train),
             build=build,
             from_logits=False,
@@ -155,8 +167,8 @@ def run_demo(
     cifar10_path: str = None,  # a cifar-10-batches-py folder (cifar10 only); None: Keras' cache
     subset: int = None,  # cifar10 only: train on the first `subset` images
 ):
-    """LR range test, probes around its suggestion for the planned run, one-cycle Adam at the probes' pick, raced against
-    AdamW + warm-up cosine; returns the summary."""
+    """LR range test, probes around its suggestion for the planned run (scored on a validation split of the training
+    rows), one-cycle Adam at the probes' pick, raced against AdamW + warm-up cosine; returns the summary."""
     import keras
     from matplotlib.figure import Figure  # drawn without pyplot: the caller's matplotlib backend stays as it is
     from onecycle.callbacks import OneCycleLR
@@ -177,7 +189,8 @@ def run_demo(
     figure.savefig(out / 'lr_finder.png')
     if verbose:
         print(f"2/3 one-cycle Adam, {epochs} epochs, at the max_lr its probes pick when `fit` begins")
-    one_cycle, steps = OneCycleLR(max_lr=finder, verbose=int(bool(verbose))), _steps_per_epoch(setup['train'])
+    one_cycle = OneCycleLR(max_lr=finder, validation_data=setup['validation'], verbose=int(bool(verbose)))
+    steps = _steps_per_epoch(setup['train'])
     runs = {'one-cycle Adam': _fit_logged(model, setup, epochs, steps, [one_cycle], verbose)}
     _plot_history(one_cycle.history, out / 'schedule.png')
     probes = one_cycle.probes
@@ -204,6 +217,7 @@ def run_demo(
         one_cycle_test_accuracy=accuracy,
         baseline_test_accuracy=baseline_accuracy,
         baseline=f'AdamW, linear warm-up over 5% then cosine decay to 0, peak {BASELINE_PEAK:g}',
+        validation_size=len(setup['validation'][1]),  # the rows the probes scored on
         test_size=test_size,
         noise=round(noise, 4),
         one_cycle_vs_baseline=_versus(accuracy, baseline_accuracy, test_size),

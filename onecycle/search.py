@@ -250,6 +250,14 @@ def _next_probe(losses):
         return lrs[0] ** 2 / lrs[1]
     return None
 
+
+def _refined_probe(losses):
+    "The max_lr halfway (in log) between the best probe, inside what was probed, and the better of its two neighbours."
+    lrs = sorted(losses)
+    i = lrs.index(_best(losses))
+    neighbour = min((lrs[i - 1], lrs[i + 1]), key=losses.get)  # the lower max_lr among equals
+    return math.sqrt(lrs[i] * neighbour)
+
 # %% ../nbs/06_search.ipynb #74eba83a
 def confirm_max_lr(
     model,  # a compiled Keras model, in the state the planned run starts from (restored after each probe)
@@ -262,14 +270,15 @@ def confirm_max_lr(
     validation_data: tuple = None,  # (x, y): score each probe there; None: 16 batches of `x`, held out for arrays
     probe_steps: int = 128,  # the longest probe; a shorter planned run is probed at its own length
     factors: tuple = PROBE_FACTORS,  # the first probes' max_lr as multiples of `suggestion` (at least two)
-    max_probes: int = 6,  # the most probes in all: past the edge of `factors`, probing goes on until the loss turns up
+    max_probes: int = 6,  # the most probes before the refinements: past the edge of `factors`, until the loss turns up
+    refinements: int = None,  # then probes halfway from the best to its better neighbour; None: 1 on validation_data, else 0
     verbose: int = 1,  # 1: print each probe's loss and the pick; 0: quiet
     seed: int = 0,  # seed of the batch order for arrays
     **cycle_arguments,  # any other argument of `OneCycleLR`, as the planned run will use it
 ) -> MaxLRProbes:
     """One-cycle probes at `suggestion` x each factor from `model`'s state, restored after each, then on past the edge
-    while the best is the highest or lowest; the lowest loss wins. Batch-norm statistics are recalibrated on the scored
-    rows before each score."""
+    while the best is the highest or lowest, then `refinements` closer in around the best; the lowest loss wins.
+    Batch-norm statistics are recalibrated on the scored rows before each score."""
     from onecycle.callbacks import OneCycleLR
     from onecycle.lr_finder import _SavedState, _backend_rng_kept
     from onecycle.models import recalibrate_batchnorm
@@ -280,6 +289,8 @@ def confirm_max_lr(
     if len(set(factors)) < 2:
         raise argument_error('factors', 'two or more different multiples of the suggestion', factors)
     check_count('max_probes', max_probes, len(set(factors)), 'no fewer than `factors`')
+    refinements = (0 if validation_data is None else 1) if refinements is None else refinements  # as raced: see below
+    check_count('refinements', refinements, 0)
     check_pair('validation_data', validation_data)
     steps, batch_size = min(total_steps, probe_steps), batch_size or (32 if y is not None else None)
     (train_x, train_y), scored_on, scored_batch = _probe_data(x, y, batch_size, steps, seed, validation_data is None)
@@ -317,6 +328,10 @@ def confirm_max_lr(
     losses = {max_lr: probe(max_lr) for max_lr in sorted({float(suggestion * factor) for factor in factors})}
     while len(losses) < max_probes and (max_lr := _next_probe(losses)) is not None:
         losses[max_lr] = probe(max_lr)
+    if _next_probe(losses) is None:  # the best is inside what was probed: narrow the bracket around it
+        for _ in range(refinements):
+            max_lr = _refined_probe(losses)
+            losses[max_lr] = probe(max_lr)
     part_losses = {max_lr: scores['loss'] for max_lr, scores in part_scores.items()}
     metrics = {  # every other compiled score, over all the scored rows
         max_lr: {name: float(parts @ weights) for name, parts in scores.items() if name != 'loss'}
