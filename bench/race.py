@@ -515,12 +515,12 @@ def add_confirmed(result, on_validation=False, refinements=None):
                 run, probes = confirmed_run(
                     result['problem'],
                     opt_kind,
-                    result['suggestions'][kind][i],
-                    split_,
-                    b,
-                    seed,
-                    on_validation,
-                    refinements,
+                    suggestion=result['suggestions'][kind][i],
+                    split_=split_,
+                    budget=b,
+                    seed=seed,
+                    on_validation=on_validation,
+                    refinements=refinements,
                 )
                 result['runs'].setdefault(CONFIRMED[label], {}).setdefault('suggested', {})[(seed, b)] = run
                 picks.setdefault(kind, {})[f'{seed},{b}'] = probes.max_lr
