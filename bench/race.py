@@ -56,6 +56,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from onecycle import OneCycleLR, lr_find, Curve, MiniMobileNetV2, recalibrate_batchnorm, confirm_max_lr
 from onecycle.search import MaxLRProbes
+from onecycle.keras_private import flatten_layers
 from onecycle import SUGGESTION_RULES, ScheduleLR, warmup_cosine_decay, warmup_stable_decay, linear_to_zero
 from onecycle.data import channel_stats, load_cifar10, write_digits_as_cifar10
 from onecycle.demo import digits_mlp
@@ -175,7 +176,7 @@ def compiled(problem, seed, opt):
 def accuracies(model, split_, history):
     "(validation accuracy, test accuracy, whether the last training loss is finite); a model with batch norm first gets its statistics averaged over the training split."
     train, val, test = split_
-    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers()):
+    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in flatten_layers(model)):
         recalibrate_batchnorm(model, tf.data.Dataset.from_tensor_slices(train[0]).batch(256))
     val_test = [
         float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), -1) == y)) for x, y in (val, test)

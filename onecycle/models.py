@@ -9,6 +9,7 @@ __all__ = ['MiniMobileNetV2', 'recalibrate_batchnorm']
 import itertools
 import zlib
 from pathlib import Path
+import numpy as np
 import keras
 from keras import layers
 from .core import document, check_choice, argument_error
@@ -162,25 +163,47 @@ def MiniMobileNetV2(
     return model
 
 # %% ../nbs/08_models.ipynb #07e7d604
+class _BatchStatistics(keras.Model):
+    "`model`'s forward pass in training mode, returning the moving mean and variance of each of its BatchNormalization layers."
+
+    def __init__(self, model):  # any Keras model; its layers, nested ones too, are shared, not copied
+        super().__init__(name='batch_statistics')
+        self.inner, self.built = model, True
+        self.norms = [layer for layer in flatten_layers(model) if isinstance(layer, layers.BatchNormalization)]
+
+    def call(self, x):  # with each layer's momentum at 0, its moving statistics after the pass are the batch's
+        self.inner(x, training=True)
+        return [keras.ops.convert_to_tensor(v) for v in self._statistics()]
+
+    def _statistics(self):
+        return [v for norm in self.norms for v in (norm.moving_mean, norm.moving_variance)]
+
+    def recalibrate(self, data, steps=None):
+        "Set every layer's moving mean and variance to the mean of its batch statistics over `data`'s batches."
+        batches = data.as_numpy_iterator() if hasattr(data, 'as_numpy_iterator') else data  # arrays: any backend
+        statistics, momenta = self._statistics(), [norm.momentum for norm in self.norms]
+        sums, count = [0.0] * len(statistics), 0
+        try:
+            for norm in self.norms:
+                norm.momentum = 0.0
+            for batch in itertools.islice(batches, steps) if self.norms else ():
+                values = self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch)
+                sums = [total + np.asarray(value, 'float64') for total, value in zip(sums, values)]
+                count += 1
+        finally:
+            for norm, momentum in zip(self.norms, momenta):
+                norm.momentum = momentum
+        for variable, total in zip(statistics, sums if count else ()):
+            variable.assign(total / count)
+
+# %% ../nbs/08_models.ipynb #07e7d605
 def recalibrate_batchnorm(
     model,  # a Keras model; without BatchNormalization layers nothing runs
     data,  # a tf.data.Dataset, or any iterable, of (x, y) or of x batches, in training-time form
     steps: int = None,  # batches to average over; None: all of `data`
 ):
     "Set every BatchNormalization layer's moving mean and variance to their average over `data`'s batches."
-    norms = [layer for layer in flatten_layers(model) if isinstance(layer, layers.BatchNormalization)]
-    if not norms:
-        return model
-    batches = data.as_numpy_iterator() if hasattr(data, 'as_numpy_iterator') else data  # arrays: any backend
-    momenta = [layer.momentum for layer in norms]
-    try:
-        for k, batch in enumerate(itertools.islice(batches, steps)):
-            for layer in norms:
-                layer.momentum = k / (k + 1)
-            model(batch[0] if isinstance(batch, (tuple, list)) else batch, training=True)
-    finally:
-        for layer, momentum in zip(norms, momenta):
-            layer.momentum = momentum
+    _BatchStatistics(model).recalibrate(data, steps)
     return model
 
 # %% ../nbs/08_models.ipynb #613a5bcd

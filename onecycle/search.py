@@ -281,7 +281,7 @@ def confirm_max_lr(
     Batch-norm statistics are recalibrated on the scored rows before each score."""
     from onecycle.callbacks import OneCycleLR
     from onecycle.lr_finder import _SavedState, _backend_rng_kept
-    from onecycle.models import recalibrate_batchnorm
+    from onecycle.models import _BatchStatistics
 
     check_range('suggestion', suggestion, 0, math.inf, low_closed=False, high_closed=False)
     check_count('total_steps', total_steps)
@@ -297,7 +297,7 @@ def confirm_max_lr(
 
     def score():  # each part's loss and metrics on the scored rows, batch-norm statistics from them as a long run has them
         with _backend_rng_kept():  # its forward passes run dropout too
-            recalibrate_batchnorm(model, _batches(scored_on[0], scored_batch))
+            batch_statistics.recalibrate(_batches(scored_on[0], scored_batch))
         return _part_scores(model, *(validation_data or scored_on), scored_batch)
 
     def probe(max_lr):  # its loss (inf when it ended no lower than the model began); its parts' scores by max_lr
@@ -320,7 +320,7 @@ def confirm_max_lr(
         loss = float(part_scores[max_lr]['loss'] @ weights)
         return loss if np.isfinite(loss) and loss < start else math.inf
 
-    saved, part_scores = _SavedState(model), {}
+    saved, part_scores, batch_statistics = _SavedState(model), {}, _BatchStatistics(model)  # one compiled pass for all
     start_scores, sizes = score()
     weights = sizes / sizes.sum()  # each part's share of the scored rows: a score is their weighted mean
     start = start_scores['loss'] @ weights
