@@ -779,12 +779,12 @@ def load(path):
 
 
 def merge(results):
-    """Races of the same problem run over other seeds (`--first-seed`, one file each) as one race, in the order given;
-    their budgets and grids must match and their seeds must differ."""
+    """Races of the same problem and budgets run over other seeds (`--first-seed`, one file each) as one race, in the
+    order given; their grids must match and their seeds must differ. Races over other budgets stay apart."""
     merged = {}
     for result in results:
         into = merged.setdefault(
-            result['problem'],
+            (result['problem'], tuple(result['budgets'])),
             {
                 **result,
                 'seeds': [],
@@ -801,12 +801,8 @@ def merge(results):
             },
         )
         scored_on = lambda race: race.get('probes_scored_on', SCORED_ON[False])
-        if (into['budgets'], into['coarse'], scored_on(into)) != (
-            result['budgets'],
-            result['coarse'],
-            scored_on(result),
-        ):
-            raise ValueError(f"{result['problem']}: races with other budgets, grids or probes' scores cannot be merged")
+        if (into['coarse'], scored_on(into)) != (result['coarse'], scored_on(result)):
+            raise ValueError(f"{result['problem']}: races with other grids or probes' scores cannot be merged")
         if set(into['seeds']) & set(result['seeds']):
             raise ValueError(
                 f"{result['problem']}: seeds {sorted(set(into['seeds']) & set(result['seeds']))} are in two races"
@@ -1013,16 +1009,20 @@ def plot(results, path):
 def where_rules_land(results, path):
     """Evidence for the default rule, per problem and optimizer: seed 0's LR test curve with the LR each rule reads off it
     (top), and one-cycle's median test accuracy at each grid max_lr for every budget, with each rule's median pick and,
-    as a star, the race's result at the default suggestion (bottom)."""
+    as a star, the race's result at the default suggestion (bottom). Races of one problem over other budgets (on the
+    same seeds, whose LR tests are the first race's) share a column."""
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    columns = [(result, kind) for result in results for kind in ('sgd', 'adam')]
+    by_problem = {}
+    for result in results:
+        by_problem.setdefault(result['problem'], []).append(result)
+    columns = [(races, kind) for races in by_problem.values() for kind in ('sgd', 'adam')]
     fig, axes = plt.subplots(2, len(columns), figsize=(4.2 * len(columns), 7), squeeze=False)
-    for (curve_ax, race_ax), (result, kind) in zip(axes.T, columns):
-        label = {'sgd': 'SGD', 'adam': 'Adam'}[kind]
+    for (curve_ax, race_ax), (races, kind) in zip(axes.T, columns):
+        label, result = {'sgd': 'SGD', 'adam': 'Adam'}[kind], races[0]
         seed_curves = [seed_curve(runs) for runs in result['curves'][kind]]
         picks = {m: float(np.median([curve.suggestion(m) for curve in seed_curves])) for m in SUGGESTION_RULES}
         lrs, losses, raw = seed_curves[0].lrs, seed_curves[0].losses, seed_curves[0].raw_losses
@@ -1035,23 +1035,24 @@ def where_rules_land(results, path):
             title=f"{result['problem']}: one-cycle {label}",
             xlabel='learning rate',
         )
-        by_setting = result['runs'][f'one-cycle {label}, best grid max_lr']
-        grid = sorted(by_setting)
-        for budget in result['budgets']:
-            (line,) = race_ax.plot(
-                grid,
-                [np.median([by_setting[lr][(seed, budget)][1] for seed in result['seeds']]) for lr in grid],
-                'o-',
-                label=f'{budget} steps',
-            )
-            suggested = result['runs'][f'one-cycle {label}, suggested']['suggested']
-            race_ax.plot(
-                [picks['one_cycle']],
-                [np.median([suggested[(seed, budget)][1] for seed in result['seeds']])],
-                '*',
-                color=line.get_color(),
-                markersize=12,
-            )
+        for one_race in races:
+            by_setting = one_race['runs'][f'one-cycle {label}, best grid max_lr']
+            grid = sorted(by_setting)
+            for budget in one_race['budgets']:
+                (line,) = race_ax.plot(
+                    grid,
+                    [np.median([by_setting[lr][(seed, budget)][1] for seed in one_race['seeds']]) for lr in grid],
+                    'o-',
+                    label=f'{budget} steps',
+                )
+                suggested = one_race['runs'][f'one-cycle {label}, suggested']['suggested']
+                race_ax.plot(
+                    [picks['one_cycle']],
+                    [np.median([suggested[(seed, budget)][1] for seed in one_race['seeds']])],
+                    '*',
+                    color=line.get_color(),
+                    markersize=12,
+                )
         race_ax.set(xscale='log', xlabel='max_lr', ylabel='median test accuracy')
         race_ax.set_ylim(max(0, race_ax.get_ylim()[0]), 1)
         for ax in (curve_ax, race_ax):
