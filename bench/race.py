@@ -1009,8 +1009,8 @@ def plot(results, path):
 def where_rules_land(results, path):
     """Evidence for the default rule, per problem and optimizer: seed 0's LR test curve with the LR each rule reads off it
     (top), and one-cycle's median test accuracy at each grid max_lr for every budget, with each rule's median pick and,
-    as a star, the race's result at the default suggestion (bottom). Races of one problem over other budgets (on the
-    same seeds, whose LR tests are the first race's) share a column."""
+    as a star, the race's result at the default suggestion (bottom). Races of one problem over other budgets share a
+    column, and must have read the same LR tests (the same seeds, on one install)."""
     import matplotlib
 
     matplotlib.use('Agg')
@@ -1019,6 +1019,9 @@ def where_rules_land(results, path):
     by_problem = {}
     for result in results:
         by_problem.setdefault(result['problem'], []).append(result)
+    for problem, races in by_problem.items():
+        if any(one_race['suggestions'] != races[0]['suggestions'] for one_race in races[1:]):
+            raise ValueError(f"{problem}: races over other budgets must share their seeds' LR tests to share a column")
     columns = [(races, kind) for races in by_problem.values() for kind in ('sgd', 'adam')]
     fig, axes = plt.subplots(2, len(columns), figsize=(4.2 * len(columns), 7), squeeze=False)
     for (curve_ax, race_ax), (races, kind) in zip(axes.T, columns):
