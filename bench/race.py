@@ -1170,6 +1170,11 @@ if __name__ == '__main__':
         help='with --load: run those shapes and add them to the loaded races (keep with --save)',
     )
     a = parser.parse_args()
+    if a.markdown and (a.one_cycle_only or a.suggested_only):
+        parser.error(
+            "--markdown prints the README's tables, which measure everything against the tuned AdamW: "
+            "it cannot go with --one-cycle-only or --suggested-only"
+        )
     budgets, seeds = ((32, 128, 512), 2) if a.quick else (tuple(a.budgets), a.seeds)
     start, results = time.perf_counter(), merge([r for path in a.load for r in load(path)]) if a.load else []
     if a.add_shapes:
@@ -1208,10 +1213,12 @@ if __name__ == '__main__':
             every_probe(results[-1], a.every_probe)
         print(report(results[-1]), f"\n({time.perf_counter() - start:.0f} s so far)\n", flush=True)
         print(probe_picks(results[-1]), '\n', flush=True)
+        if a.save:  # after every problem: a later one's failure loses none of the hours before it
+            save(results, a.save)
+    if a.save and a.load:  # a race run here was saved as each problem ended
+        save(results, a.save)
     if a.markdown:
         print(markdown(results))
-    if a.save:
-        save(results, a.save)
     if a.plot:
         plot(results, a.plot)
     if a.rules_plot:

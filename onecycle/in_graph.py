@@ -21,6 +21,7 @@ from onecycle.keras_private import (
     fit_input,
     compute_loss,
     model_metrics,
+    flatten_layers,
 )
 from .schedules import Schedule
 
@@ -449,6 +450,31 @@ def _compute_loss_recording(self, compute_loss):
 
     return recording
 
+# %% ../nbs/02_in_graph.ipynb #6b1e0c41
+def _batch_norms(model) -> list:
+    "Every BatchNormalization layer of `model`, nested ones too."
+    return [layer for layer in flatten_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+
+# %% ../nbs/02_in_graph.ipynb #6b1e0c42
+def _inference_on_own_statistics(model, x):
+    """`model(x)` in inference mode, each BatchNormalization layer normalising with the statistics it meets in `x`
+    instead of its moving averages (as if recalibrated on `x`), which are left as they were."""
+    norms = _batch_norms(model)
+    moving = [(v, ops.copy(v.value)) for norm in norms for v in (norm.moving_mean, norm.moving_variance)]
+    momenta = [norm.momentum for norm in norms]
+    try:
+        for norm in norms:
+            norm.momentum = 0.0  # a training-mode pass then leaves the statistics of x in the moving averages
+        if norms:
+            model(x, training=True)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+    predictions = model(x, training=False)
+    for variable, value in moving:
+        variable.assign(value)
+    return predictions
+
 # %% ../nbs/02_in_graph.ipynb #06fd3437
 @patch_to(LossRecorder)
 def _validation_loss(self, step):
@@ -456,7 +482,9 @@ def _validation_loss(self, step):
     if self.validation_rows is not None:
         rows = ops.take(self.validation_rows, ops.minimum(step, self.steps - 1), axis=0)
         x, y = ops.take(x, rows, axis=0), ops.take(y, rows, axis=0)
-    return self._data_loss(compute_loss(self.model)(x=x, y=y, y_pred=self.model(x, training=False), training=False))
+    return self._data_loss(
+        compute_loss(self.model)(x=x, y=y, y_pred=_inference_on_own_statistics(self.model, x), training=False)
+    )
 
 # %% ../nbs/02_in_graph.ipynb #59e2b78c
 @patch_to(LossRecorder)

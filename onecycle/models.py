@@ -13,7 +13,7 @@ import numpy as np
 import keras
 from keras import layers
 from .core import document, check_choice, argument_error
-from .keras_private import flatten_layers
+from .in_graph import _batch_norms
 
 # %% ../nbs/08_models.ipynb #c82ebd15
 def _make_divisible(v, divisor=8, min_value=8):
@@ -169,7 +169,7 @@ class _BatchStatistics(keras.Model):
     def __init__(self, model):  # any Keras model; its layers, nested ones too, are shared, not copied
         super().__init__(name='batch_statistics')
         self.inner, self.built = model, True
-        self.norms = [layer for layer in flatten_layers(model) if isinstance(layer, layers.BatchNormalization)]
+        self.norms = _batch_norms(model)
 
     def call(self, x):  # with each layer's momentum at 0, its moving statistics after the pass are the batch's
         self.inner(x, training=True)
