@@ -77,7 +77,7 @@ class LRFinder(keras.callbacks.Callback):
         minimum_lr: float = 1e-5,  # LR of the first step
         maximum_lr: float = 10.0,  # LR of the last step
         lr_scale: str = 'exp',  # 'exp' (geometric ramp, for decades) or 'linear' (narrow ranges)
-        validation_data: tuple = None,  # (x, y) arrays: record the validation loss after each step instead
+        validation_data: tuple = None,  # (x, y) arrays: record their loss after each step; BatchNorm on their statistics
         validation_sample_rate: int = 5,  # validation batches per step; negative: the whole validation set
         stopping_criterion_factor: float = 4.0,  # stop when smoothed loss > factor x best; None: never stop early
         loss_smoothing_beta: float = 0.98,  # smoothing factor of the moving average, in [0, 1)
@@ -369,7 +369,7 @@ def lr_find(
     maximum_lr: float = 10.0,  # LR of the last step
     lr_scale: str = 'exp',  # 'exp' or 'linear'
     num_steps: int = None,  # steps in the test; None: an epoch (for arrays at least 100 steps, repeating the data)
-    validation_data: tuple = None,  # (x, y): record the validation loss instead of the training loss
+    validation_data: tuple = None,  # (x, y): record their loss, not the training loss (BatchNorm on their statistics)
     validation_sample_rate: int = 5,  # validation batches per step; negative: all of it
     stopping_criterion_factor: float = 4.0,  # stop when the smoothed loss > factor x best; None: never
     loss_smoothing_beta: float = 0.98,  # smoothing factor
