@@ -455,21 +455,28 @@ def _batch_norms(model) -> list:
     "Every BatchNormalization layer of `model`, nested ones too."
     return [layer for layer in flatten_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
+# %% ../nbs/02_in_graph.ipynb #6b1e0c45
+@contextlib.contextmanager
+def _taking_batch_statistics(norms: list):  # BatchNormalization layers
+    "Momentum 0 while inside: a training-mode pass leaves the batch's own statistics in the moving averages."
+    momenta = [norm.momentum for norm in norms]
+    try:
+        for norm in norms:
+            norm.momentum = 0.0
+        yield
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+
 # %% ../nbs/02_in_graph.ipynb #6b1e0c42
 def _inference_on_own_statistics(model, x):
     """`model(x)` in inference mode, each BatchNormalization layer normalising with the statistics it meets in `x`
     instead of its moving averages (as if recalibrated on `x`), which are left as they were."""
     norms = _batch_norms(model)
     moving = [(v, ops.copy(v.value)) for norm in norms for v in (norm.moving_mean, norm.moving_variance)]
-    momenta = [norm.momentum for norm in norms]
-    try:
-        for norm in norms:
-            norm.momentum = 0.0  # a training-mode pass then leaves the statistics of x in the moving averages
-        if norms:
-            model(x, training=True)
-    finally:
-        for norm, momentum in zip(norms, momenta):
-            norm.momentum = momentum
+    if norms:
+        with _taking_batch_statistics(norms):
+            model(x, training=True)  # the moving averages now hold the statistics of x
     predictions = model(x, training=False)
     for variable, value in moving:
         variable.assign(value)

@@ -13,7 +13,7 @@ import numpy as np
 import keras
 from keras import layers
 from .core import document, check_choice, argument_error
-from .in_graph import _batch_norms
+from .in_graph import _batch_norms, _taking_batch_statistics
 
 # %% ../nbs/08_models.ipynb #c82ebd15
 def _make_divisible(v, divisor=8, min_value=8):
@@ -181,18 +181,13 @@ class _BatchStatistics(keras.Model):
     def recalibrate(self, data, steps=None):
         "Set every layer's moving mean and variance to the mean of its batch statistics over `data`'s batches."
         batches = data.as_numpy_iterator() if hasattr(data, 'as_numpy_iterator') else data  # arrays: any backend
-        statistics, momenta = self._statistics(), [norm.momentum for norm in self.norms]
+        statistics = self._statistics()
         sums, count = [0.0] * len(statistics), 0
-        try:
-            for norm in self.norms:
-                norm.momentum = 0.0
+        with _taking_batch_statistics(self.norms):
             for batch in itertools.islice(batches, steps) if self.norms else ():
                 values = self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch)
                 sums = [total + np.asarray(value, 'float64') for total, value in zip(sums, values)]
                 count += 1
-        finally:
-            for norm, momentum in zip(self.norms, momenta):
-                norm.momentum = momentum
         for variable, total in zip(statistics, sums if count else ()):
             variable.assign(total / count)
 
